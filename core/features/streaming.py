@@ -1,0 +1,266 @@
+"""Streaming feature computation, one event at a time.
+
+Each entity key keeps the recent events in time order and, per window, two pointers
+into them plus running aggregates. A transaction appends one event and moves each
+pointer forward past the events that entered or left the window, so an update costs
+amortized O(1) per window: no event is visited more than twice per window.
+
+Transactions must arrive with non-decreasing timestamps. Among transactions with
+equal timestamps, arrival order decides which one sees the other in its window; the
+batch engine reproduces that order from a sequence column. A label takes effect from
+the moment the engine receives it, so a caller that replays labels at their reveal
+time delivers each label before any transaction with an equal or later timestamp.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from dataclasses import dataclass
+
+from ..ports import EntityKey, FeatureStateStore
+from ..timestamps import hour_of_day, weekday
+from ..transactions import FraudLabel, Transaction
+from .definitions import Aggregation, FeatureSet, RowTransform
+from .plan import AggregateOutput, ComputationPlan, EntityPlan, compile_plan
+from .vector import FeatureVector
+
+_NAN = math.nan
+_PRUNE_EVERY = 4096
+
+
+class OutOfOrderTransaction(ValueError):
+    """A transaction's timestamp is earlier than one already observed."""
+
+
+class WindowState:
+    """Pointers and running aggregates of one window over one entity key.
+
+    ``left`` and ``right`` are absolute event indices: the window holds events
+    ``left <= i < right``.
+    """
+
+    __slots__ = ("count", "left", "right", "sums")
+
+    def __init__(self, source_count: int) -> None:
+        self.left = 0
+        self.right = 0
+        self.count = 0
+        self.sums = [0.0] * source_count
+
+
+class EntityHistory:
+    """The events of one entity key that some window may still need.
+
+    ``offset`` is the absolute index of ``times[0]``; events before it were pruned.
+    ``columns[slot]`` holds each event's value of the slot's source.
+    """
+
+    __slots__ = ("columns", "ids", "offset", "times", "windows")
+
+    def __init__(self, plan: EntityPlan) -> None:
+        self.times: list[int] = []
+        self.ids: list[int] = []
+        self.columns: list[list[float]] = [[] for _ in plan.sources]
+        self.offset = 0
+        self.windows = [WindowState(len(plan.sources)) for _ in plan.windows]
+
+
+@dataclass
+class StreamStatistics:
+    transactions: int = 0
+    labels: int = 0
+    unmatched_labels: int = 0
+
+
+class StreamingFeatureEngine:
+    """Compute a feature set event by event over state held in a FeatureStateStore."""
+
+    def __init__(self, feature_set: FeatureSet, store: FeatureStateStore) -> None:
+        self._feature_set = feature_set
+        self._plan: ComputationPlan = compile_plan(feature_set)
+        self._store = store
+        self._version = feature_set.version
+        self._names = feature_set.names
+        self._width = len(feature_set.definitions)
+        self._label_horizon_ns = max(
+            (plan.horizon_ns for plan in self._plan.label_entities), default=0
+        )
+        self._last_timestamp_ns: int | None = None
+        self.statistics = StreamStatistics()
+
+    @property
+    def feature_set(self) -> FeatureSet:
+        return self._feature_set
+
+    def observe_transaction(self, transaction: Transaction) -> FeatureVector:
+        """Add a transaction to every window and return its feature values.
+
+        Raises OutOfOrderTransaction, changing nothing, when the transaction is older
+        than the last one observed.
+        """
+        timestamp = transaction.timestamp_ns
+        if self._last_timestamp_ns is not None and timestamp < self._last_timestamp_ns:
+            raise OutOfOrderTransaction(
+                f"transaction {transaction.transaction_id} at {timestamp} ns is older than "
+                f"the last observed timestamp {self._last_timestamp_ns} ns; "
+                "deliver transactions in timestamp order"
+            )
+        self._last_timestamp_ns = timestamp
+        values = [_NAN] * self._width
+        self._fill_row_features(transaction, values)
+        label_keys: list[EntityKey] = []
+        for plan in self._plan.entities:
+            key: EntityKey = getattr(transaction, plan.entity.join_key)
+            self._advance(plan, key, transaction, values)
+            if plan.label_slot is not None:
+                label_keys.append(key)
+        for ratio in self._plan.ratios:
+            denominator = values[ratio.denominator]
+            if denominator != 0.0 and not math.isnan(denominator):
+                values[ratio.column] = values[ratio.numerator] / denominator
+        if label_keys:
+            self._store.remember_transaction(
+                transaction.transaction_id, transaction.timestamp_ns, tuple(label_keys)
+            )
+        self.statistics.transactions += 1
+        if self._label_horizon_ns and self.statistics.transactions % _PRUNE_EVERY == 0:
+            self._store.forget_transactions_before(
+                transaction.timestamp_ns - self._label_horizon_ns
+            )
+        return FeatureVector(self._names, tuple(values), self._version)
+
+    def observe_label(self, label: FraudLabel) -> None:
+        """Record a revealed label so that later windows count it.
+
+        A label for a transaction the engine never saw, or no longer keeps because it
+        left every window, changes nothing and is counted as unmatched.
+        """
+        self.statistics.labels += 1
+        remembered = self._store.recall_transaction(label.transaction_id)
+        if remembered is None:
+            self.statistics.unmatched_labels += 1
+            return
+        if not label.is_fraud:
+            return
+        timestamp_ns, keys = remembered
+        for plan, key in zip(self._plan.label_entities, keys, strict=True):
+            history = self._store.load_history(plan.entity.name, key)
+            if history is not None:
+                _mark_fraud(plan, history, label.transaction_id, timestamp_ns)
+                self._store.save_history(plan.entity.name, key, history)
+
+    def _fill_row_features(self, transaction: Transaction, values: list[float]) -> None:
+        timestamp = transaction.timestamp_ns
+        for row in self._plan.rows:
+            if row.transform is RowTransform.IS_WEEKEND:
+                values[row.column] = 1.0 if weekday(timestamp) >= 5 else 0.0
+            elif row.transform is RowTransform.IS_NIGHT:
+                values[row.column] = 1.0 if hour_of_day(timestamp) <= row.night_end_hour else 0.0
+
+    def _advance(
+        self, plan: EntityPlan, key: EntityKey, transaction: Transaction, values: list[float]
+    ) -> None:
+        store = self._store
+        history = store.load_history(plan.entity.name, key)
+        if history is None:
+            history = EntityHistory(plan)
+        timestamp = transaction.timestamp_ns
+        times = history.times
+        times.append(timestamp)
+        history.ids.append(transaction.transaction_id)
+        columns = history.columns
+        label_slot = plan.label_slot
+        arriving = [
+            0.0 if slot == label_slot else float(getattr(transaction, source))
+            for slot, source in enumerate(plan.sources)
+        ]
+        for column, value in zip(columns, arriving, strict=True):
+            column.append(value)
+        offset = history.offset
+        end = offset + len(times)
+        for window, state in zip(plan.windows, history.windows, strict=True):
+            sums = state.sums
+            delay = window.delay_ns
+            upper = timestamp - delay
+            right = state.right
+            if delay == 0:
+                # Every stored event is at or before `timestamp`: only the new one enters.
+                for slot, value in enumerate(arriving):
+                    sums[slot] += value
+                right = end
+            else:
+                while right < end and times[right - offset] <= upper:
+                    position = right - offset
+                    for slot, column in enumerate(columns):
+                        sums[slot] += column[position]
+                    right += 1
+            lower = upper - window.length_ns
+            left = state.left
+            while left < right and times[left - offset] <= lower:
+                position = left - offset
+                for slot, column in enumerate(columns):
+                    sums[slot] -= column[position]
+                left += 1
+            state.right = right
+            state.left = left
+            count = right - left
+            state.count = count
+            if count == 0:
+                # Reset rather than carry rounding residue into the next window.
+                for slot in range(len(sums)):
+                    sums[slot] = 0.0
+            _write_outputs(window.outputs, count, sums, values)
+        if end - history.offset >= 128:
+            _prune(history)
+        store.save_history(plan.entity.name, key, history)
+
+
+def _write_outputs(
+    outputs: tuple[AggregateOutput, ...], count: int, sums: list[float], values: list[float]) -> None:
+    for output in outputs:
+        aggregation = output.aggregation
+        if aggregation is Aggregation.COUNT:
+            values[output.column] = float(count)
+        elif aggregation is Aggregation.SUM:
+            values[output.column] = sums[output.slot]
+        elif count:
+            values[output.column] = sums[output.slot] / count
+        else:
+            empty = output.empty_value
+            values[output.column] = _NAN if empty is None else empty
+
+
+def _prune(history: EntityHistory) -> None:
+    """Drop events that every window has passed, once they are half the history."""
+    oldest_needed = min(state.left for state in history.windows)
+    removable = oldest_needed - history.offset
+    if removable >= 64 and removable * 2 >= len(history.times):
+        del history.times[:removable]
+        del history.ids[:removable]
+        for column in history.columns:
+            del column[:removable]
+        history.offset = oldest_needed
+
+
+def _mark_fraud(
+    plan: EntityPlan, history: EntityHistory, transaction_id: int, timestamp_ns: int
+) -> None:
+    times = history.times
+    position = bisect_left(times, timestamp_ns)
+    while position < len(times) and times[position] == timestamp_ns:
+        if history.ids[position] == transaction_id:
+            break
+        position += 1
+    else:
+        return  # pruned: the transaction has left every window
+    slot = plan.label_slot
+    assert slot is not None
+    column = history.columns[slot]
+    if column[position] == 1.0:
+        return  # the same label delivered twice
+    column[position] = 1.0
+    absolute = history.offset + position
+    for state in history.windows:
+        if state.left <= absolute < state.right:
+            state.sums[slot] += 1.0

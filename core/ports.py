@@ -1,0 +1,111 @@
+"""Ports: what the core needs from the outside world, in its own terms.
+
+Adapters in ``twinbank.adapters`` implement these protocols; the composition root in
+``twinbank.entrypoints.containers`` chooses which ones a run uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+from .transactions import Transaction
+
+if TYPE_CHECKING:
+    from .decisions import DecisionRecord
+    from .features.streaming import EntityHistory
+    from .features.vector import FeatureVector
+
+EntityKey = int | str
+
+
+class Clock(Protocol):
+    """Business time: wall time in production, simulated time in the twin."""
+
+    def now_ns(self) -> int:
+        """Return the current time in nanoseconds since the epoch, UTC."""
+        ...
+
+
+class Stopwatch(Protocol):
+    """A monotonic counter for measuring how long the core works on something.
+
+    In the twin this is still real elapsed time, because it measures the cost of the
+    computation rather than the simulated world.
+    """
+
+    def ticks_ns(self) -> int:
+        """Return a monotonic reading in nanoseconds; only differences are meaningful."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedTransaction:
+    """A transaction from history, with its investigated outcome when known."""
+
+    transaction: Transaction
+    is_fraud: bool | None = None
+    fraud_scenario: int | None = None
+
+
+class TransactionSource(Protocol):
+    """Transactions in ``(timestamp_ns, transaction_id)`` order."""
+
+    @property
+    def description(self) -> str:
+        """Return a human-readable name of where the transactions come from."""
+        ...
+
+    def __iter__(self) -> Iterator[RecordedTransaction]: ...
+
+
+class FeatureStateStore(Protocol):
+    """Window state of the streaming feature engine, per entity key.
+
+    The store also remembers, for transactions whose labels feed some window, when
+    they happened and under which keys, so that a label can find its transaction.
+    """
+
+    def load_history(self, entity: str, key: EntityKey) -> EntityHistory | None: ...
+
+    def save_history(self, entity: str, key: EntityKey, history: EntityHistory) -> None: ...
+
+    def remember_transaction(
+        self, transaction_id: int, timestamp_ns: int, keys: tuple[EntityKey, ...]
+    ) -> None: ...
+
+    def recall_transaction(
+        self, transaction_id: int
+    ) -> tuple[int, tuple[EntityKey, ...]] | None:
+        """Return and forget what was remembered of a transaction, or None."""
+        ...
+
+    def forget_transactions_before(self, timestamp_ns: int) -> int:
+        """Forget transactions older than ``timestamp_ns``; return how many."""
+        ...
+
+
+class Scorer(Protocol):
+    """A model that turns a transaction and its features into a fraud probability."""
+
+    @property
+    def version(self) -> str: ...
+
+    def score_many(
+        self, transactions: Sequence[Transaction], features: Sequence[FeatureVector]
+    ) -> Sequence[float]:
+        """Return one probability in [0, 1] per transaction, in input order."""
+        ...
+
+
+class DecisionLog(Protocol):
+    """Where decision records are kept for audit and reporting."""
+
+    def append(self, record: DecisionRecord) -> None: ...
+
+    def flush(self) -> None:
+        """Make every appended record durable."""
+        ...
+
+    def count(self) -> int: ...
