@@ -13,6 +13,7 @@ from .decisions import (
 )
 from .features.streaming import StreamingFeatureEngine
 from .features.vector import FeatureVector
+from .modeling import ModelInputs
 from .ports import Clock, DecisionLog, Scorer, Stopwatch
 from .transactions import FraudLabel, Transaction
 
@@ -45,6 +46,9 @@ class DecisionService:
     ) -> None:
         self._engine = engine
         self._scorer = scorer
+        # Fails at wiring time, not at the first decision, when the model reads an
+        # input the feature set does not compute.
+        self._inputs = ModelInputs(scorer.input_names, engine.feature_set.names)
         self._policy = policy
         self._log = log
         self._clock = clock
@@ -77,10 +81,11 @@ class DecisionService:
             return []
         stopwatch = self._stopwatch
         started = stopwatch.ticks_ns()
-        scores = self._scorer.score_many(
+        matrix = self._inputs.assemble(
             [assessment.transaction for assessment in assessments],
             [assessment.features for assessment in assessments],
         )
+        scores = self._scorer.score_matrix(matrix)
         scoring_ns = (stopwatch.ticks_ns() - started) // len(assessments)
         decided_at = self._clock.now_ns()
         model_version = self._scorer.version

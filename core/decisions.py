@@ -43,7 +43,9 @@ class DecisionPolicy:
     def outcome_for(self, score: float) -> tuple[Outcome, tuple[str, ...]]:
         """Return the outcome for a score and the reason codes that explain it."""
         if not 0.0 <= score <= 1.0:
-            raise ValueError(f"score {score!r} is outside [0, 1]; scorers must return probabilities")
+            raise ValueError(
+                f"score {score!r} is outside [0, 1]; scorers must return probabilities"
+            )
         if score < self.step_up_at:
             return Outcome.APPROVE, ("SCORE_BELOW_STEP_UP_THRESHOLD",)
         if score < self.decline_at:

@@ -6,16 +6,18 @@ Adapters in ``twinbank.adapters`` implement these protocols; the composition roo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+import numpy.typing as npt
 
 from .transactions import Transaction
 
 if TYPE_CHECKING:
     from .decisions import DecisionRecord
     from .features.streaming import EntityHistory
-    from .features.vector import FeatureVector
 
 EntityKey = int | str
 
@@ -75,9 +77,7 @@ class FeatureStateStore(Protocol):
         self, transaction_id: int, timestamp_ns: int, keys: tuple[EntityKey, ...]
     ) -> None: ...
 
-    def recall_transaction(
-        self, transaction_id: int
-    ) -> tuple[int, tuple[EntityKey, ...]] | None:
+    def recall_transaction(self, transaction_id: int) -> tuple[int, tuple[EntityKey, ...]] | None:
         """Return and forget what was remembered of a transaction, or None."""
         ...
 
@@ -87,15 +87,18 @@ class FeatureStateStore(Protocol):
 
 
 class Scorer(Protocol):
-    """A model that turns a transaction and its features into a fraud probability."""
+    """A model that turns rows of model inputs into fraud probabilities."""
 
     @property
     def version(self) -> str: ...
 
-    def score_many(
-        self, transactions: Sequence[Transaction], features: Sequence[FeatureVector]
-    ) -> Sequence[float]:
-        """Return one probability in [0, 1] per transaction, in input order."""
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        """Return the names of the input columns, in order (see ``ModelInputs``)."""
+        ...
+
+    def score_matrix(self, inputs: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Return one probability in [0, 1] per row, in row order."""
         ...
 
 

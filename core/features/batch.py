@@ -15,6 +15,7 @@ revealed decides, as it does in the stream.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -82,9 +83,7 @@ class LabelTable:
 
     @classmethod
     def empty(cls) -> LabelTable:
-        return cls(
-            np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.bool_)
-        )
+        return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.bool_))
 
 
 def compute_batch(
@@ -274,7 +273,7 @@ def _grouped_prefix_sums(values: FloatArray, group_bounds: Int64Array) -> FloatA
     prefix of group g occupies ``[start_g + g, end_g + g]`` in the result.
     """
     result = np.zeros(len(values) + len(group_bounds) - 1)
-    for group, (start, end) in enumerate(zip(group_bounds[:-1], group_bounds[1:], strict=True)):
+    for group, (start, end) in enumerate(itertools.pairwise(group_bounds)):
         base = start + group
         np.cumsum(values[start:end], out=result[base + 1 : base + 1 + end - start])
     return result

@@ -179,8 +179,7 @@ class FeatureSet:
                 for part in (computation.numerator, computation.denominator):
                     if part not in seen:
                         raise InvalidFeatureDefinition(
-                            f"feature {definition.name!r}: ratio refers to unknown feature "
-                            f"{part!r}"
+                            f"feature {definition.name!r}: ratio refers to unknown feature {part!r}"
                         )
                     if isinstance(self.definition(part).computation, Ratio):
                         raise InvalidFeatureDefinition(

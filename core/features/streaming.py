@@ -5,6 +5,12 @@ into them plus running aggregates. A transaction appends one event and moves eac
 pointer forward past the events that entered or left the window, so an update costs
 amortized O(1) per window: no event is visited more than twice per window.
 
+Running sums are exact. Every finite double is an integer multiple of 2**-1074, so
+source values are stored as Python integers in those units and added and removed
+without rounding; a sum or mean is rounded once, when it is read. Float running sums
+would drift over a long stream and leave residues such as -7e-18 in windows that
+should be exactly empty of value.
+
 Transactions must arrive with non-decreasing timestamps. Among transactions with
 equal timestamps, arrival order decides which one sees the other in its window; the
 batch engine reproduces that order from a sequence column. A label takes effect from
@@ -27,6 +33,24 @@ from .vector import FeatureVector
 
 _NAN = math.nan
 _PRUNE_EVERY = 4096
+_EXPONENT = 1074
+_UNIT = 1 << _EXPONENT  # 2**1074 units of 2**-1074 make 1.0
+
+
+class InvalidSourceValue(ValueError):
+    """A source value that is not a finite number."""
+
+
+def _exact(value: float, source: str, transaction_id: int) -> int:
+    """Return ``value`` as an integer count of 2**-1074 units."""
+    try:
+        numerator, denominator = float(value).as_integer_ratio()
+    except (OverflowError, ValueError):
+        raise InvalidSourceValue(
+            f"transaction {transaction_id}: source {source!r} is {value!r}; "
+            "window aggregates need finite numbers"
+        ) from None
+    return numerator << (_EXPONENT + 1 - denominator.bit_length())
 
 
 class OutOfOrderTransaction(ValueError):
@@ -46,14 +70,15 @@ class WindowState:
         self.left = 0
         self.right = 0
         self.count = 0
-        self.sums = [0.0] * source_count
+        self.sums = [0] * source_count
 
 
 class EntityHistory:
     """The events of one entity key that some window may still need.
 
     ``offset`` is the absolute index of ``times[0]``; events before it were pruned.
-    ``columns[slot]`` holds each event's value of the slot's source.
+    ``columns[slot]`` holds each event's value of the slot's source as an exact
+    integer: in 2**-1074 units for a value source, 0 or 1 for the fraud label.
     """
 
     __slots__ = ("columns", "ids", "offset", "times", "windows")
@@ -61,7 +86,7 @@ class EntityHistory:
     def __init__(self, plan: EntityPlan) -> None:
         self.times: list[int] = []
         self.ids: list[int] = []
-        self.columns: list[list[float]] = [[] for _ in plan.sources]
+        self.columns: list[list[int]] = [[] for _ in plan.sources]
         self.offset = 0
         self.windows = [WindowState(len(plan.sources)) for _ in plan.windows]
 
@@ -172,7 +197,9 @@ class StreamingFeatureEngine:
         columns = history.columns
         label_slot = plan.label_slot
         arriving = [
-            0.0 if slot == label_slot else float(getattr(transaction, source))
+            0
+            if slot == label_slot
+            else _exact(getattr(transaction, source), source, transaction.transaction_id)
             for slot, source in enumerate(plan.sources)
         ]
         for column, value in zip(columns, arriving, strict=True):
@@ -206,26 +233,29 @@ class StreamingFeatureEngine:
             state.left = left
             count = right - left
             state.count = count
-            if count == 0:
-                # Reset rather than carry rounding residue into the next window.
-                for slot in range(len(sums)):
-                    sums[slot] = 0.0
-            _write_outputs(window.outputs, count, sums, values)
+            _write_outputs(window.outputs, count, sums, label_slot, values)
         if end - history.offset >= 128:
             _prune(history)
         store.save_history(plan.entity.name, key, history)
 
 
 def _write_outputs(
-    outputs: tuple[AggregateOutput, ...], count: int, sums: list[float], values: list[float]) -> None:
+    outputs: tuple[AggregateOutput, ...],
+    count: int,
+    sums: list[int],
+    label_slot: int | None,
+    values: list[float],
+) -> None:
     for output in outputs:
         aggregation = output.aggregation
         if aggregation is Aggregation.COUNT:
             values[output.column] = float(count)
-        elif aggregation is Aggregation.SUM:
-            values[output.column] = sums[output.slot]
+            continue
+        unit = 1 if output.slot == label_slot else _UNIT
+        if aggregation is Aggregation.SUM:
+            values[output.column] = sums[output.slot] / unit
         elif count:
-            values[output.column] = sums[output.slot] / count
+            values[output.column] = sums[output.slot] / (count * unit)
         else:
             empty = output.empty_value
             values[output.column] = _NAN if empty is None else empty
@@ -257,10 +287,10 @@ def _mark_fraud(
     slot = plan.label_slot
     assert slot is not None
     column = history.columns[slot]
-    if column[position] == 1.0:
+    if column[position] == 1:
         return  # the same label delivered twice
-    column[position] = 1.0
+    column[position] = 1
     absolute = history.offset + position
     for state in history.windows:
         if state.left <= absolute < state.right:
-            state.sums[slot] += 1.0
+            state.sums[slot] += 1

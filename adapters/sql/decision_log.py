@@ -1,0 +1,148 @@
+"""Decision records in a relational database through SQLAlchemy Core.
+
+SQLite is the embedded default; PostgreSQL is the production store. Records are
+buffered and written in batches inside one transaction each; a decision id already
+stored is skipped, so a retried batch writes nothing twice.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from twinbank.core.decisions import DecisionRecord
+
+metadata = MetaData()
+
+decisions = Table(
+    "decisions",
+    metadata,
+    Column("decision_id", String(36), primary_key=True),
+    Column("transaction_id", BigInteger, nullable=False, index=True),
+    Column("customer_id", BigInteger, nullable=False),
+    Column("terminal_id", BigInteger, nullable=False),
+    Column("amount", Float, nullable=False),
+    Column("transaction_time_ns", BigInteger, nullable=False),
+    Column("decided_at_ns", BigInteger, nullable=False),
+    Column("score", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("reasons", JSON, nullable=False),
+    Column("policy_version", String(64), nullable=False),
+    Column("model_version", String(64), nullable=False),
+    Column("feature_set_version", String(32), nullable=False),
+    Column("feature_values", String, nullable=False),
+    Column("degraded", JSON, nullable=False),
+    Column("features_ns", Integer, nullable=False),
+    Column("scoring_ns", Integer, nullable=False),
+    Column("policy_ns", Integer, nullable=False),
+)
+
+feature_sets = Table(
+    "feature_sets",
+    metadata,
+    Column("version", String(32), primary_key=True),
+    Column("names", JSON, nullable=False),
+)
+
+
+def _encode_values(values: tuple[float, ...]) -> str:
+    """Encode feature values as a JSON array, with null for NaN."""
+    return json.dumps([None if math.isnan(value) else value for value in values])
+
+
+class SqlDecisionLog:
+    """The DecisionLog port on a SQLAlchemy engine.
+
+    ``feature_values`` holds a JSON array in the order of the feature set's names,
+    which are stored once per feature-set version in ``feature_sets``.
+    """
+
+    def __init__(self, engine: Engine, batch_size: int = 5_000) -> None:
+        self._engine = engine
+        self._batch_size = batch_size
+        self._buffer: list[dict[str, object]] = []
+        self._known_feature_sets: set[str] = set()
+        metadata.create_all(engine)
+
+    @classmethod
+    def from_url(cls, url: str, batch_size: int = 5_000) -> SqlDecisionLog:
+        return cls(create_engine(url), batch_size)
+
+    def append(self, record: DecisionRecord) -> None:
+        transaction = record.transaction
+        latency = record.latency
+        features = record.features
+        if features.feature_set_version not in self._known_feature_sets:
+            self._remember_feature_set(features.feature_set_version, features.names)
+        self._buffer.append(
+            {
+                "decision_id": record.decision_id,
+                "transaction_id": transaction.transaction_id,
+                "customer_id": transaction.customer_id,
+                "terminal_id": transaction.terminal_id,
+                "amount": transaction.amount,
+                "transaction_time_ns": transaction.timestamp_ns,
+                "decided_at_ns": record.decided_at_ns,
+                "score": record.score,
+                "outcome": record.outcome.value,
+                "reasons": list(record.reasons),
+                "policy_version": record.policy_version,
+                "model_version": record.model_version,
+                "feature_set_version": features.feature_set_version,
+                "feature_values": _encode_values(features.values),
+                "degraded": list(record.degraded),
+                "features_ns": latency.features_ns,
+                "scoring_ns": latency.scoring_ns,
+                "policy_ns": latency.policy_ns,
+            }
+        )
+        if len(self._buffer) >= self._batch_size:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._buffer:
+            return
+        statement = self._insert_ignoring_duplicates(decisions)
+        with self._engine.begin() as connection:
+            connection.execute(statement, self._buffer)
+        self._buffer = []
+
+    def count(self) -> int:
+        self.flush()
+        with self._engine.connect() as connection:
+            return int(connection.execute(select(func.count()).select_from(decisions)).scalar_one())
+
+    def close(self) -> None:
+        self.flush()
+        self._engine.dispose()
+
+    def _remember_feature_set(self, version: str, names: tuple[str, ...]) -> None:
+        statement = self._insert_ignoring_duplicates(feature_sets)
+        with self._engine.begin() as connection:
+            connection.execute(statement, [{"version": version, "names": list(names)}])
+        self._known_feature_sets.add(version)
+
+    def _insert_ignoring_duplicates(self, table: Table):  # type: ignore[no-untyped-def]
+        dialect = self._engine.dialect.name
+        if dialect == "sqlite":
+            return sqlite.insert(table).on_conflict_do_nothing()
+        if dialect == "postgresql":
+            return postgresql.insert(table).on_conflict_do_nothing()
+        return insert(table)

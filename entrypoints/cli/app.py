@@ -1,0 +1,25 @@
+"""Command groups of the ``twinbank`` command line.
+
+Exit codes: 0 success, 1 an unexpected failure, 2 bad input (a scenario, data file or
+option that fails validation; nothing is written then).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from . import features, simulate
+
+app = typer.Typer(
+    name="twinbank",
+    help="Simulation-first fraud decisioning: replay traffic through the digital twin.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("simulate")(simulate.simulate)
+app.add_typer(features.app, name="features")
+
+
+def main() -> None:
+    app()

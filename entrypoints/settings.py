@@ -1,0 +1,28 @@
+"""Process-level settings, read from the environment (prefix ``TWINBANK_``)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["memory", "local", "production"]
+
+
+class PlatformSettings(BaseSettings):
+    """Which adapters a process uses and where its servers are.
+
+    ``memory`` runs embedded with no servers (SQLite files, in-process state);
+    ``local`` uses the Redis and PostgreSQL servers on 127.0.0.1; ``production``
+    takes every server address from the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TWINBANK_", extra="forbid")
+
+    profile: Profile = "memory"
+    redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the local profile.")
+    postgres_url: str = Field(
+        "postgresql+psycopg://postgres@127.0.0.1:5432/test",
+        description="PostgreSQL for the local profile.",
+    )

@@ -1,0 +1,142 @@
+"""Scenario files: what a twin run replays, which model decides and how.
+
+A scenario is YAML validated by pydantic. Errors name the file, the field path, the
+bad value and what is expected, and surface before anything runs or is written.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from twinbank.adapters.generator import GeneratorSettings
+from twinbank.adapters.models.xgboost_model import XGBoostSettings
+from twinbank.core.features.handbook import handbook_feature_set
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FileTransactions(_Strict):
+    """Replay a recorded file in the handbook layout (Parquet or CSV)."""
+
+    kind: Literal["file"]
+    path: Path | None = Field(
+        None, description="File to replay; `twinbank simulate --transactions` overrides it."
+    )
+    sequence_column: str | None = Field(
+        None, description="Column giving the arrival order among equal timestamps."
+    )
+
+
+class GeneratedTransactions(_Strict):
+    """Generate transactions with the seeded handbook-design simulator."""
+
+    kind: Literal["generator"]
+    settings: GeneratorSettings = Field(default_factory=GeneratorSettings)
+
+
+TransactionSpec = Annotated[FileTransactions | GeneratedTransactions, Field(discriminator="kind")]
+
+
+class ProtocolSpec(_Strict):
+    """The handbook's train/test protocol, anchored at the first training day."""
+
+    training_start: date
+    training_days: int = Field(7, ge=1)
+    delay_days: int = Field(7, ge=0)
+    test_days: int = Field(7, ge=1)
+
+
+class ModelSpec(_Strict):
+    kind: Literal["xgboost"] = "xgboost"
+    inputs: tuple[str, ...] = Field(
+        default_factory=lambda: ("amount", *handbook_feature_set().names),
+        description="Request fields and feature names the model reads, in order.",
+    )
+    hyperparameters: XGBoostSettings = Field(default_factory=XGBoostSettings)
+    training: ProtocolSpec
+
+
+class PolicySpec(_Strict):
+    version: str = "thresholds-v1"
+    step_up_at: float = Field(0.3, gt=0.0, le=1.0)
+    decline_at: float = Field(0.7, gt=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PolicySpec:
+        if self.step_up_at > self.decline_at:
+            raise ValueError(
+                f"step_up_at ({self.step_up_at}) must not exceed decline_at ({self.decline_at})"
+            )
+        return self
+
+
+class BatchingSpec(_Strict):
+    """How the twin's decision process groups transactions for scoring.
+
+    The process waits ``max_wait_seconds`` of simulated time after the first waiting
+    transaction, then scores up to ``max_size`` at once. Features are always computed
+    on arrival, so batching changes when a decision is made, never what it sees.
+    """
+
+    max_size: int = Field(256, ge=1)
+    max_wait_seconds: float = Field(0.0, ge=0.0)
+
+
+class Scenario(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    description: str = ""
+    transactions: TransactionSpec
+    feature_set: Literal["handbook"] = "handbook"
+    label_delay_days: float = Field(
+        7.0, ge=0.0, description="Days between a transaction and the reveal of its label."
+    )
+    model: ModelSpec
+    policy: PolicySpec = Field(default_factory=PolicySpec)
+    batching: BatchingSpec = Field(default_factory=BatchingSpec)
+
+
+class InvalidScenario(ValueError):
+    """A scenario file that cannot be read or breaks the schema."""
+
+
+def load_scenario(path: Path) -> Scenario:
+    """Read and validate a scenario file.
+
+    Raises InvalidScenario with one line per problem: the file, the field path, the
+    bad value and what is expected.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise InvalidScenario(
+            f"{path}: cannot read the scenario file ({error.strerror})"
+        ) from error
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidScenario(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(document, dict):
+        raise InvalidScenario(
+            f"{path}: expected a mapping of scenario fields, got {type(document).__name__}"
+        )
+    try:
+        return Scenario.model_validate(document)
+    except ValidationError as error:
+        raise InvalidScenario(_describe(path, error)) from error
+
+
+def _describe(path: Path, error: ValidationError) -> str:
+    lines = [f"{path}: {error.error_count()} invalid field(s)"]
+    for problem in error.errors():
+        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        value = problem.get("input")
+        shown = "" if problem["type"] == "missing" else f" (got {value!r})"
+        lines.append(f"  {location}: {problem['msg']}{shown}")
+    return "\n".join(lines)
