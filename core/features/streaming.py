@@ -140,10 +140,7 @@ class StreamingFeatureEngine:
             self._advance(plan, key, transaction, values)
             if plan.label_slot is not None:
                 label_keys.append(key)
-        for ratio in self._plan.ratios:
-            denominator = values[ratio.denominator]
-            if denominator != 0.0 and not math.isnan(denominator):
-                values[ratio.column] = values[ratio.numerator] / denominator
+        self._fill_ratios(values)
         if label_keys:
             self._store.remember_transaction(
                 transaction.transaction_id, transaction.timestamp_ns, tuple(label_keys)
@@ -154,6 +151,39 @@ class StreamingFeatureEngine:
                 transaction.timestamp_ns - self._label_horizon_ns
             )
         return FeatureVector(self._names, tuple(values), self._version)
+
+    def preview_transaction(self, transaction: Transaction) -> FeatureVector:
+        """Return the features the transaction would get, changing no state.
+
+        A serving process uses this to decide a transaction from state that a stream
+        worker owns: the worker observes the same transaction later and reaches the
+        same values. Raises OutOfOrderTransaction when an entity already holds an
+        event later than the transaction.
+        """
+        values = [_NAN] * self._width
+        self._fill_row_features(transaction, values)
+        for plan in self._plan.entities:
+            key: EntityKey = getattr(transaction, plan.entity.join_key)
+            history = self._store.load_history(plan.entity.name, key)
+            if (
+                history is not None
+                and history.times
+                and history.times[-1] > transaction.timestamp_ns
+            ):
+                raise OutOfOrderTransaction(
+                    f"transaction {transaction.transaction_id} at {transaction.timestamp_ns} ns "
+                    f"is older than the last {plan.entity.name} {key!r} event at "
+                    f"{history.times[-1]} ns"
+                )
+            _preview_windows(plan, history, transaction, values)
+        self._fill_ratios(values)
+        return FeatureVector(self._names, tuple(values), self._version)
+
+    def _fill_ratios(self, values: list[float]) -> None:
+        for ratio in self._plan.ratios:
+            denominator = values[ratio.denominator]
+            if denominator != 0.0 and not math.isnan(denominator):
+                values[ratio.column] = values[ratio.numerator] / denominator
 
     def observe_label(self, label: FraudLabel) -> None:
         """Record a revealed label so that later windows count it.
@@ -237,6 +267,56 @@ class StreamingFeatureEngine:
         if end - history.offset >= 128:
             _prune(history)
         store.save_history(plan.entity.name, key, history)
+
+
+def _preview_windows(
+    plan: EntityPlan,
+    history: EntityHistory | None,
+    transaction: Transaction,
+    values: list[float],
+) -> None:
+    """Write the window values of one entity as if the transaction were appended."""
+    label_slot = plan.label_slot
+    arriving = [
+        0
+        if slot == label_slot
+        else _exact(getattr(transaction, source), source, transaction.transaction_id)
+        for slot, source in enumerate(plan.sources)
+    ]
+    timestamp = transaction.timestamp_ns
+    if history is None:
+        times: list[int] = []
+        columns: list[list[int]] = [[] for _ in plan.sources]
+        offset = 0
+        states = [WindowState(len(plan.sources)) for _ in plan.windows]
+    else:
+        times, columns, offset, states = (
+            history.times,
+            history.columns,
+            history.offset,
+            history.windows,
+        )
+    end = offset + len(times)
+    for window, state in zip(plan.windows, states, strict=True):
+        sums = list(state.sums)
+        upper = timestamp - window.delay_ns
+        lower = upper - window.length_ns
+        right = state.right
+        while right < end and times[right - offset] <= upper:
+            for slot, column in enumerate(columns):
+                sums[slot] += column[right - offset]
+            right += 1
+        left = state.left
+        while left < right and times[left - offset] <= lower:
+            for slot, column in enumerate(columns):
+                sums[slot] -= column[left - offset]
+            left += 1
+        count = right - left
+        if window.delay_ns == 0:
+            count += 1
+            for slot, value in enumerate(arriving):
+                sums[slot] += value
+        _write_outputs(window.outputs, count, sums, label_slot, values)
 
 
 def _write_outputs(

@@ -22,7 +22,13 @@ SMALL_GENERATED = {
     "name": "small-generated",
     "transactions": {
         "kind": "generator",
-        "settings": {"seed": 3, "start_date": "2018-04-01", "days": 40, "customers": 300, "terminals": 600},
+        "settings": {
+            "seed": 3,
+            "start_date": "2018-04-01",
+            "days": 40,
+            "customers": 300,
+            "terminals": 600,
+        },
     },
     "model": {
         "training": {"training_start": "2018-04-16"},
@@ -74,7 +80,15 @@ def test_baseline_scenario_runs_on_a_fresh_install(tmp_path: Path):
     """The shipped baseline runs as a user would start it: the console script, no data file."""
     out = tmp_path / "baseline"
     completed = subprocess.run(
-        [sys.executable, "-m", "twinbank.entrypoints.cli", "simulate", "scenarios/baseline.yaml", "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "twinbank.entrypoints.cli",
+            "simulate",
+            "scenarios/baseline.yaml",
+            "--out",
+            str(out),
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -91,7 +105,10 @@ def test_replay_of_committed_slice_uses_the_file(tmp_path: Path):
     document = {
         "name": "slice-replay",
         "transactions": {"kind": "file", "sequence_column": "ARRIVAL_SEQUENCE"},
-        "model": {"training": {"training_start": "2018-04-10"}, "hyperparameters": {"n_estimators": 20}},
+        "model": {
+            "training": {"training_start": "2018-04-10"},
+            "hyperparameters": {"n_estimators": 20},
+        },
     }
     out = tmp_path / "out"
     result = _simulate(
@@ -103,16 +120,24 @@ def test_replay_of_committed_slice_uses_the_file(tmp_path: Path):
     )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
-    assert report["transactions"] == len(pd.read_parquet(FIXTURES / "handbook-customers-transactions.parquet"))
+    assert report["transactions"] == len(
+        pd.read_parquet(FIXTURES / "handbook-customers-transactions.parquet")
+    )
     assert report["source"].endswith("handbook-customers-transactions.parquet")
 
 
 @pytest.mark.parametrize(
     ("change", "expected"),
     [
-        ({"model": {"training": {"training_start": "not-a-date"}}}, "model.training.training_start"),
+        (
+            {"model": {"training": {"training_start": "not-a-date"}}},
+            "model.training.training_start",
+        ),
         ({"batching": {"max_size": 0}}, "batching.max_size"),
-        ({"policy": {"step_up_at": 0.9, "decline_at": 0.5}}, "step_up_at (0.9) must not exceed decline_at (0.5)"),
+        (
+            {"policy": {"step_up_at": 0.9, "decline_at": 0.5}},
+            "step_up_at (0.9) must not exceed decline_at (0.5)",
+        ),
         ({"colour": "blue"}, "colour"),
         ({"transactions": {"kind": "kafka"}}, "transactions"),
     ],
@@ -148,10 +173,16 @@ def _broken_copy(tmp_path: Path, mutate) -> Path:
 def test_invalid_transaction_file_exits_2_and_writes_nothing(tmp_path: Path, mutate, expected: str):
     scenario = _write_scenario(
         tmp_path,
-        {"name": "bad-file", "transactions": {"kind": "file"}, "model": {"training": {"training_start": "2018-04-10"}}},
+        {
+            "name": "bad-file",
+            "transactions": {"kind": "file"},
+            "model": {"training": {"training_start": "2018-04-10"}},
+        },
     )
     out = tmp_path / "out"
-    result = _simulate(str(scenario), "--transactions", str(_broken_copy(tmp_path, mutate)), "--out", str(out))
+    result = _simulate(
+        str(scenario), "--transactions", str(_broken_copy(tmp_path, mutate)), "--out", str(out)
+    )
     assert result.exit_code == 2
     assert expected in result.output
     assert "broken.parquet" in result.output

@@ -21,10 +21,15 @@ def test_handbook_replay_meets_the_published_auc(tmp_path: Path):
     out = tmp_path / "handbook"
     completed = subprocess.run(
         [
-            sys.executable, "-m", "twinbank.entrypoints.cli", "simulate",
+            sys.executable,
+            "-m",
+            "twinbank.entrypoints.cli",
+            "simulate",
             "scenarios/handbook-replay.yaml",
-            "--transactions", str(transactions),
-            "--out", str(out),
+            "--transactions",
+            str(transactions),
+            "--out",
+            str(out),
         ],
         cwd=ROOT,
         capture_output=True,

@@ -6,6 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.feature_runs import EventHistory, assert_same_values, batch_values, stream_values
+from twinbank.adapters.memory import InMemoryFeatureStateStore
 from twinbank.core.features.definitions import (
     FRAUD_LABEL,
     Aggregation,
@@ -16,6 +17,7 @@ from twinbank.core.features.definitions import (
     WindowAggregate,
 )
 from twinbank.core.features.handbook import handbook_feature_set
+from twinbank.core.features.streaming import StreamingFeatureEngine
 from twinbank.core.timestamps import NANOS_PER_DAY, NANOS_PER_HOUR
 from twinbank.core.transactions import FraudLabel, Transaction
 
@@ -110,3 +112,19 @@ def test_stream_equals_batch_on_handbook_features(history: EventHistory):
     assert_same_values(
         stream_values(HANDBOOK, history), batch_values(HANDBOOK, history), HANDBOOK.names
     )
+
+
+@settings(max_examples=150, deadline=None)
+@given(event_histories(time_unit=HOUR // 2, horizon_units=40))
+def test_preview_equals_the_observed_values(history: EventHistory):
+    """Previewing a transaction gives the values observing it gives, and changes nothing."""
+    engine = StreamingFeatureEngine(HOURLY, InMemoryFeatureStateStore())
+    pending = sorted(history.labels, key=lambda label: label.revealed_at_ns)
+    for transaction in history.transactions:
+        while pending and pending[0].revealed_at_ns <= transaction.timestamp_ns:
+            engine.observe_label(pending.pop(0))
+        first = engine.preview_transaction(transaction)
+        second = engine.preview_transaction(transaction)
+        observed = engine.observe_transaction(transaction)
+        assert first == second
+        assert first.as_dict() == observed.as_dict()
