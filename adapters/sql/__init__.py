@@ -1,5 +1,7 @@
 """SQLAlchemy adapters: SQLite by default, PostgreSQL in production."""
 
+from .audit_trail import ChainWriteConflict, SqlAuditTrail
 from .decision_log import SqlDecisionLog
+from .governance_store import SqlGovernanceStore
 
-__all__ = ["SqlDecisionLog"]
+__all__ = ["ChainWriteConflict", "SqlAuditTrail", "SqlDecisionLog", "SqlGovernanceStore"]
