@@ -8,6 +8,7 @@ every test builds its objects through ``ApplicationContainer``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from dependency_injector import containers, providers
 from sqlalchemy import create_engine
@@ -15,7 +16,12 @@ from sqlalchemy import create_engine
 from twinbank.adapters.audit import FanOutDecisionLog, LocalDirectoryArchive
 from twinbank.adapters.clocks import PerfCounterStopwatch, WallClock
 from twinbank.adapters.governance import ClaimedRoles, FileRoleDirectory
-from twinbank.adapters.memory import InMemoryDecisionLog, InMemoryFeatureStateStore
+from twinbank.adapters.memory import (
+    InMemoryAuditTrail,
+    InMemoryDecisionLog,
+    InMemoryFeatureStateStore,
+    InMemoryGovernanceStore,
+)
 from twinbank.adapters.models.xgboost_model import XGBoostTrainer
 from twinbank.adapters.sql import SqlAuditTrail, SqlDecisionLog, SqlGovernanceStore
 from twinbank.adapters.transactions import generated_dataset, load_transactions
@@ -89,11 +95,15 @@ class AuditContainer(containers.DeclarativeContainer):
     )
     decision_entries = providers.Singleton(DecisionEntries, pseudonymiser)
     engine = providers.Singleton(create_engine, config.database_url)
-    trail = providers.Singleton(
-        SqlAuditTrail,
-        engine=engine,
-        decision_entries=decision_entries,
-        batch_size=config.batch_size,
+    trail = providers.Selector(
+        config.backend,
+        sql=providers.Singleton(
+            SqlAuditTrail,
+            engine=engine,
+            decision_entries=decision_entries,
+            batch_size=config.batch_size,
+        ),
+        memory=providers.Singleton(InMemoryAuditTrail, decision_entries),
     )
     archive = providers.Factory(LocalDirectoryArchive, root=config.archive_dir)
     archiver = providers.Factory(AuditArchiver, trail=trail, archive=archive, clock=platform.clock)
@@ -137,7 +147,11 @@ class GovernanceContainer(containers.DeclarativeContainer):
     roles = providers.Singleton(
         role_directory, roles_file=config.roles_file, profile=config.profile
     )
-    store = providers.Singleton(SqlGovernanceStore, audit.trail)
+    store = providers.Selector(
+        config.backend,
+        sql=providers.Singleton(SqlGovernanceStore, audit.trail),
+        memory=providers.Singleton(InMemoryGovernanceStore, audit.trail),
+    )
     service = providers.Factory(GovernanceService, store=store, roles=roles, clock=platform.clock)
 
 
@@ -190,13 +204,15 @@ def build_container(
     audit_settings: AuditSettings | None = None,
     governance_settings: GovernanceSettings | None = None,
     governance_url: str | None = None,
+    governance_backend: Literal["sql", "memory"] = "sql",
 ) -> ApplicationContainer:
     """Return a container configured from settings (by default, from the environment).
 
     ``sqlite_url`` is the decision database of the ``memory`` profile; the default is a
     private in-memory database. ``governance_url`` overrides the database of the
     inventory and its audit trail (by default the SQLite file of the governance
-    settings in the ``memory`` profile, PostgreSQL otherwise).
+    settings in the ``memory`` profile, PostgreSQL otherwise); the ``memory``
+    ``governance_backend`` keeps both in process memory instead.
     """
     settings = settings or PlatformSettings()
     audit_settings = audit_settings or AuditSettings()
@@ -220,6 +236,7 @@ def build_container(
             },
             "audit": {
                 "profile": settings.profile,
+                "backend": governance_backend,
                 "settings": audit_settings,
                 "database_url": governance_url,
                 "decisions_url": decisions_url,
@@ -229,6 +246,7 @@ def build_container(
             },
             "governance": {
                 "profile": settings.profile,
+                "backend": governance_backend,
                 "roles_file": governance_settings.roles_file,
             },
         }

@@ -47,8 +47,8 @@ def prepare_engine(engine: Engine) -> Engine:
 
     A deferred SQLite transaction that reads the chain head and then writes can fail
     with "database is locked" when another writer got there first; BEGIN IMMEDIATE
-    makes the second writer wait instead. PostgreSQL needs nothing: two writers that
-    read the same head collide on the primary key, and the loser retries.
+    makes the second writer wait instead. PostgreSQL engines are returned unchanged:
+    writers there take a table lock inside the transaction.
     """
     if engine.dialect.name != "sqlite" or event.contains(engine, "begin", _begin):
         return engine

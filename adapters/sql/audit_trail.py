@@ -1,11 +1,12 @@
 """The audit trail in a relational database through SQLAlchemy Core.
 
-One table holds the chain. Writers append in batches: each batch reads the head,
-chains its entries after it and inserts them in one transaction. Two writers that read
-the same head collide on the primary key (or, for a decision, on the unique decision
-id); the loser rolls back, reads the new head and tries again. Decision records are
-buffered and written ``batch_size`` at a time, which is what makes chaining a replay of
-millions of decisions practical.
+One table holds the chain. Writers append in batches: each batch locks the chain
+against other writers (a table lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), reads
+the head, chains its entries after it and inserts them in one transaction. Should two
+writers still collide on the primary key or on a decision id, the loser rolls back,
+reads the new head and tries again. Decision records are buffered and written
+``batch_size`` at a time, which is what makes chaining a replay of millions of
+decisions practical.
 """
 
 from __future__ import annotations
@@ -49,21 +50,15 @@ class ChainWriteConflict(RuntimeError):
 class SqlAuditTrail:
     """The AuditTrail and DecisionLog ports on a SQLAlchemy engine.
 
-    ``schema`` places the table in a PostgreSQL schema (tests use one per run).
+    The engine must not have connected yet when SQLite is used (see ``prepare_engine``).
     """
 
     def __init__(
-        self,
-        engine: Engine,
-        decision_entries: DecisionEntries,
-        batch_size: int = 5_000,
-        schema: str | None = None,
+        self, engine: Engine, decision_entries: DecisionEntries, batch_size: int = 5_000
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        prepare_engine(engine)
-        options = {"schema_translate_map": {None: schema}} if schema else {}
-        self._engine = engine.execution_options(**options)
+        self._engine = prepare_engine(engine)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
         self._entries = decision_entries
         self._batch_size = batch_size
@@ -235,6 +230,7 @@ class SqlAuditTrail:
         self, batch: list[AuditEntry], before_chaining: BeforeChaining | None
     ) -> ChainHead:
         with self._writer.begin() as connection:
+            _lock_chain(connection)
             if before_chaining is not None:
                 before_chaining(connection)
             head = _read_head(connection)
@@ -261,6 +257,17 @@ class SqlAuditTrail:
             bodies = connection.execute(statement).scalars().all()
         for body in bodies:
             yield json.loads(body)
+
+
+def _lock_chain(connection: Connection) -> None:
+    """Serialise writers of the chain for the rest of the transaction.
+
+    On PostgreSQL a table lock that conflicts only with itself and other writes, so
+    readers and verification go on. SQLite transactions that write already began with
+    BEGIN IMMEDIATE (see ``prepare_engine``).
+    """
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("LOCK TABLE audit_records IN SHARE ROW EXCLUSIVE MODE")
 
 
 def _read_head(connection: Connection) -> ChainHead:
