@@ -66,7 +66,10 @@ def test_appended_entries_are_chained_in_order(setup):
     assert [record.seq for record in trail.records(2, 2)] == [2]
     assert trail.seq_of(records[1].record_hash) == 2
     assert trail.seq_of("f" * 64) is None
-    assert list(trail.recorded_times(2)) == [(2, records[1].recorded_at_ns), (3, records[2].recorded_at_ns)]
+    assert list(trail.recorded_times(2)) == [
+        (2, records[1].recorded_at_ns),
+        (3, records[2].recorded_at_ns),
+    ]
     assert verify_trail(trail, expected_head=head).ok
 
 
@@ -129,7 +132,10 @@ def test_decision_record_is_found_and_pseudonymised(setup):
     assert record.kind == DECISION_KIND
     assert record.model_version == "xgb-test"
     assert "987654" not in record.body_json
-    assert record.customer_pseudonym == json.loads(record.body_json)["transaction"]["customer_pseudonym"]
+    assert (
+        record.customer_pseudonym
+        == json.loads(record.body_json)["transaction"]["customer_pseudonym"]
+    )
     assert trail.decision("decision-unknown") is None
 
 
@@ -173,7 +179,9 @@ def test_verify_catches_removed_tail_against_anchor(setup):
     assert (problem.kind, problem.seq) == (ProblemKind.REMOVED, 4)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_concurrent_writers_keep_one_chain(backend: str, tmp_path: Path, request):
     url = backend_url(backend, tmp_path, request)
     writers = [governance_container(backend, url, batch_size=25) for _ in range(2)]

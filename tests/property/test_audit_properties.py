@@ -30,8 +30,9 @@ plain_scalars = (
 )
 plain_data = st.recursive(
     plain_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4)
+    ),
     max_leaves=6,
 )
 entries = st.builds(

@@ -184,8 +184,16 @@ def test_rehashed_modification_names_the_changed_record():
     changed = records[3]
     body = changed.body_json.replace("event 3", "event 3 (edited)")
     rehashed = chain_entries(
-        [AuditEntry(changed.kind, changed.recorded_at_ns, {}, model_id=changed.model_id,
-                    model_version=changed.model_version, body_json=body)],
+        [
+            AuditEntry(
+                changed.kind,
+                changed.recorded_at_ns,
+                {},
+                model_id=changed.model_id,
+                model_version=changed.model_version,
+                body_json=body,
+            )
+        ],
         ChainHead(records[2].seq, records[2].record_hash),
     )[0]
     records[3] = rehashed
