@@ -15,6 +15,7 @@ from sqlalchemy import create_engine
 
 from twinbank.adapters.audit import FanOutDecisionLog, LocalDirectoryArchive
 from twinbank.adapters.clocks import PerfCounterStopwatch, WallClock
+from twinbank.adapters.credit import load_study_file, run_study
 from twinbank.adapters.governance import ClaimedRoles, FileRoleDirectory
 from twinbank.adapters.memory import (
     InMemoryAuditTrail,
@@ -100,17 +101,17 @@ class AuditContainer(containers.DeclarativeContainer):
         sql=providers.Singleton(
             SqlAuditTrail,
             engine=engine,
-            decision_entries=decision_entries,
+            decision_entries=decision_entries.provider,
             batch_size=config.batch_size,
         ),
-        memory=providers.Singleton(InMemoryAuditTrail, decision_entries),
+        memory=providers.Singleton(InMemoryAuditTrail, decision_entries.provider),
     )
     archive = providers.Factory(LocalDirectoryArchive, root=config.archive_dir)
     archiver = providers.Factory(AuditArchiver, trail=trail, archive=archive, clock=platform.clock)
     decision_trail = providers.Factory(
         SqlAuditTrail.from_url,
         url=config.decisions_url,
-        decision_entries=decision_entries,
+        decision_entries=decision_entries.provider,
         batch_size=config.batch_size,
     )
     decision_log = providers.Selector(
@@ -155,6 +156,13 @@ class GovernanceContainer(containers.DeclarativeContainer):
     service = providers.Factory(GovernanceService, store=store, roles=roles, clock=platform.clock)
 
 
+class FairnessContainer(containers.DeclarativeContainer):
+    """Fair-lending studies on the credit data sets."""
+
+    study_file = providers.Callable(load_study_file)
+    run_study = providers.Callable(run_study)
+
+
 class SimulationContainer(containers.DeclarativeContainer):
     """Scenario runs of the digital twin."""
 
@@ -187,6 +195,7 @@ class ApplicationContainer(containers.DeclarativeContainer):
     governance = providers.Container(
         GovernanceContainer, config=config.governance, platform=platform, audit=audit
     )
+    fairness = providers.Container(FairnessContainer)
     simulation = providers.Container(
         SimulationContainer,
         features=features,

@@ -25,10 +25,12 @@ class InMemoryAuditTrail:
 
     ``stored`` is the list itself, so that tests can tamper with stored records the way
     someone with database access could. Reads scan it, so they see any tampering.
+    ``decision_entries`` is called on the first decision appended.
     """
 
-    def __init__(self, decision_entries: DecisionEntries) -> None:
-        self._entries = decision_entries
+    def __init__(self, decision_entries: Callable[[], DecisionEntries]) -> None:
+        self._entries_factory = decision_entries
+        self._entries: DecisionEntries | None = None
         self.stored: list[ChainedRecord] = []
         self._decision_ids: set[str] = set()
         self._feature_sets: set[str] = set()
@@ -37,6 +39,8 @@ class InMemoryAuditTrail:
     # DecisionLog
 
     def append(self, record: DecisionRecord) -> None:
+        if self._entries is None:
+            self._entries = self._entries_factory()
         entry, feature_sets = self._entries.entry(record)
         with self._lock:
             entries = [

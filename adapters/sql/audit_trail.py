@@ -51,16 +51,22 @@ class SqlAuditTrail:
     """The AuditTrail and DecisionLog ports on a SQLAlchemy engine.
 
     The engine must not have connected yet when SQLite is used (see ``prepare_engine``).
+    ``decision_entries`` is called on the first decision appended, so that a trail that
+    only records governance events never needs the pseudonymisation key.
     """
 
     def __init__(
-        self, engine: Engine, decision_entries: DecisionEntries, batch_size: int = 5_000
+        self,
+        engine: Engine,
+        decision_entries: Callable[[], DecisionEntries],
+        batch_size: int = 5_000,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self._engine = prepare_engine(engine)
         self._writer = self._engine.execution_options(**{WRITE_OPTION: True})
-        self._entries = decision_entries
+        self._entries_factory = decision_entries
+        self._entries: DecisionEntries | None = None
         self._batch_size = batch_size
         self._pending: list[AuditEntry] = []
         self._pending_feature_sets: set[str] = set()
@@ -70,7 +76,7 @@ class SqlAuditTrail:
 
     @classmethod
     def from_url(
-        cls, url: str, decision_entries: DecisionEntries, batch_size: int = 5_000
+        cls, url: str, decision_entries: Callable[[], DecisionEntries], batch_size: int = 5_000
     ) -> SqlAuditTrail:
         return cls(create_engine(url), decision_entries, batch_size)
 
@@ -82,6 +88,8 @@ class SqlAuditTrail:
 
     def append(self, record: DecisionRecord) -> None:
         """Buffer a decision; a full buffer is chained and written at once."""
+        if self._entries is None:
+            self._entries = self._entries_factory()
         entry, feature_sets = self._entries.entry(record)
         with self._lock:
             known = self._known_feature_sets()

@@ -37,7 +37,8 @@ class InvalidFairnessInput(ValueError):
 class FairnessSettings(BaseModel):
     """How adverse impact is judged.
 
-    ``reference_group`` defaults to the group with the highest approval rate.
+    ``reference_groups`` names the reference group of an attribute; an attribute not
+    named there is compared with its group of highest approval rate.
     ``p_value_adjustment`` may apply Holm's correction across one attribute's groups;
     the default leaves p-values unadjusted, which raises more alerts.
     """
@@ -49,7 +50,7 @@ class FairnessSettings(BaseModel):
     confidence: float = Field(0.95, gt=0, lt=1)
     small_group_size: int = Field(30, ge=1, description="Below this, Fisher's exact test.")
     min_expected_count: float = Field(5.0, ge=0)
-    reference_group: str | None = None
+    reference_groups: dict[str, str] = Field(default_factory=dict)
     p_value_adjustment: Literal["none", "holm"] = "none"
 
 
@@ -70,7 +71,7 @@ class Comparison(BaseModel):
     ratio: float | None
     ratio_interval: Interval | None
     difference: float
-    difference_interval: Interval
+    difference_interval: Interval | None
     test: RateTest | None
     p_value: float | None
     adjusted_p_value: float | None
@@ -122,17 +123,21 @@ def analyse_attribute(
     approved: Sequence[bool] | npt.NDArray[np.bool_],
     qualified: Sequence[bool] | npt.NDArray[np.bool_] | None = None,
     settings: FairnessSettings | None = None,
+    order: Sequence[str] = (),
 ) -> AttributeReport:
     """Analyse approval decisions by the groups of one protected attribute.
 
     ``groups`` holds each applicant's group label, ``approved`` the decision, and
-    ``qualified`` (optional) whether the applicant turned out creditworthy. Raises
+    ``qualified`` (optional) whether the applicant turned out creditworthy. Groups are
+    reported in ``order`` (such as age bands from young to old), then by name. Raises
     InvalidFairnessInput for mismatched lengths, no applicants, fewer than two groups
     or a configured reference group that does not occur.
     """
     settings = settings or FairnessSettings()
     labels, decisions, outcomes = _checked(attribute, groups, approved, qualified)
-    names = sorted(set(labels.tolist()))
+    present = set(labels.tolist())
+    names = [name for name in order if name in present]
+    names += sorted(present - set(names))
     counts = {
         name: (int(decisions[labels == name].sum()), int((labels == name).sum())) for name in names
     }
@@ -208,13 +213,14 @@ def _booleans(attribute: str, name: str, values: object) -> npt.NDArray[np.bool_
 def _reference_group(
     attribute: str, counts: dict[str, tuple[int, int]], settings: FairnessSettings
 ) -> tuple[str, Literal["highest_rate", "configured"]]:
-    if settings.reference_group is not None:
-        if settings.reference_group not in counts:
+    configured = settings.reference_groups.get(attribute)
+    if configured is not None:
+        if configured not in counts:
             raise InvalidFairnessInput(
-                f"{attribute}: reference group {settings.reference_group!r} does not occur; "
+                f"{attribute}: reference group {configured!r} does not occur; "
                 f"the groups are {sorted(counts)}"
             )
-        return settings.reference_group, "configured"
+        return configured, "configured"
     # Highest rate; among equal rates the largest group, then the first name (max keeps
     # the first of equal keys).
     best = max(
@@ -259,7 +265,9 @@ def _comparisons(
             if is_reference
             else ratio_interval(successes, trials, ref_successes, ref_trials, settings.confidence),
             difference=successes / trials - ref_successes / ref_trials,
-            difference_interval=difference_interval(
+            difference_interval=None
+            if is_reference
+            else difference_interval(
                 successes, trials, ref_successes, ref_trials, settings.confidence
             ),
             test=tests.get(name),

@@ -45,6 +45,7 @@ from .inventory import (
     model_id_of,
 )
 from .lifecycle import Actor, Change, add_months, missing_gates, next_stage
+from .model_card import CardGate, CardMetric, ModelCard, build_model_card
 from .ports import GovernanceStore, RoleDirectory
 from .queries import InventoryQuery, serving_periods, validation_overdue, version_in_production_at
 from .service import GovernanceService, ModelStatusReport
@@ -68,6 +69,8 @@ __all__ = [
     "Actor",
     "AlreadySignedOff",
     "BuilderCannotReview",
+    "CardGate",
+    "CardMetric",
     "Change",
     "ComplianceStatus",
     "ConcurrentModification",
@@ -88,6 +91,7 @@ __all__ = [
     "Lineage",
     "MetricEstimate",
     "ModelAlreadyRegistered",
+    "ModelCard",
     "ModelDetails",
     "ModelNotFound",
     "ModelRecord",
@@ -105,6 +109,7 @@ __all__ = [
     "TierRule",
     "add_months",
     "approval_gates",
+    "build_model_card",
     "gate_of",
     "judge",
     "missing_gates",

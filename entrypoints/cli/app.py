@@ -1,14 +1,15 @@
 """Command groups of the ``twinbank`` command line.
 
 Exit codes: 0 success, 1 an unexpected failure, 2 bad input (a scenario, data file or
-option that fails validation; nothing is written then).
+option that fails validation; nothing is written then), 3 an action refused by the
+governance rules (nothing is recorded), 4 an audit verification that found tampering.
 """
 
 from __future__ import annotations
 
 import typer
 
-from . import features, simulate
+from . import audit, fairness, features, governance, model_card, simulate
 
 app = typer.Typer(
     name="twinbank",
@@ -19,6 +20,10 @@ app = typer.Typer(
 )
 app.command("simulate")(simulate.simulate)
 app.add_typer(features.app, name="features")
+app.add_typer(fairness.app, name="fairness")
+app.add_typer(governance.app, name="governance")
+app.add_typer(audit.app, name="audit")
+app.command("model-card")(model_card.model_card)
 
 
 def main() -> None:
