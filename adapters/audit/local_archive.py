@@ -99,7 +99,9 @@ class LocalDirectoryArchive:
             for number, line in enumerate(lines, start=1):
                 try:
                     values = json.loads(line)
-                    yield ChainedRecord(**{field: values[field] for field in _FIELDS})
+                    fields = {field: values[field] for field in _FIELDS}
+                    fields["body_json"] = fields.pop("body")
+                    yield ChainedRecord(**fields)
                 except (json.JSONDecodeError, KeyError, TypeError) as error:
                     raise InvalidArchive(
                         f"{path} line {number}: not an archived audit record ({error})"

@@ -111,13 +111,15 @@ class AuditArchiver:
                     result.problem,
                 )
             live = next(self._trail.records(manifest.last_seq, manifest.last_seq), None)
-            if live is not None and live.record_hash != manifest.last_hash:
+            if live is not None and (
+                live.record_hash != manifest.last_hash or live.computed_hash() != manifest.last_hash
+            ):
                 return ArchiveVerification(
                     segments,
                     records,
-                    f"the live trail's record {manifest.last_seq} has the hash "
-                    f"{live.record_hash}, but segment {manifest.file} archived "
-                    f"{manifest.last_hash}: the live trail was changed after the export",
+                    f"the live trail's record {manifest.last_seq} no longer hashes to "
+                    f"{manifest.last_hash}, which segment {manifest.file} archived: the live "
+                    "trail was changed after the export",
                     manifest.file,
                 )
             segments += 1

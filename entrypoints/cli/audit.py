@@ -179,9 +179,9 @@ def _print_chain(result: ChainVerification) -> None:
     if problem is None:
         return
     errors.print(
-        f"[bold red]audit chain broken[/bold red]: record {problem.seq} was "
-        f"{problem.kind.value}. {problem.message}. {result.records_checked:,} records verified "
-        f"before it (up to {result.head}).",
+        f"[bold red]audit chain broken[/bold red] at record {problem.seq} "
+        f"({problem.kind.value}): {problem.message}. {result.records_checked:,} records "
+        f"verified before it (up to {result.head}).",
         highlight=False,
     )
 
