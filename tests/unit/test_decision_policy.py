@@ -36,7 +36,7 @@ def test_score_outside_unit_interval_is_rejected(score: float):
 
 
 def test_thresholds_must_be_ordered():
-    with pytest.raises(InvalidPolicy, match="step_up_at=0.8 and decline_at=0.5"):
+    with pytest.raises(InvalidPolicy, match=r"step_up_at=0\.8 and decline_at=0\.5"):
         DecisionPolicy("bad", 0.8, 0.5)
 
 

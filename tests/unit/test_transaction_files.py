@@ -81,10 +81,10 @@ def test_csv_and_parquet_read_the_same(tmp_path: Path):
 
 
 def test_missing_and_unsupported_files_name_the_path(tmp_path: Path):
-    with pytest.raises(InvalidTransactionData, match="nowhere.parquet.*file not found"):
+    with pytest.raises(InvalidTransactionData, match=r"nowhere\.parquet.*file not found"):
         load_transactions(tmp_path / "nowhere.parquet")
     (tmp_path / "t.json").write_text("{}")
-    with pytest.raises(InvalidTransactionData, match="unsupported file type '.json'"):
+    with pytest.raises(InvalidTransactionData, match=r"unsupported file type '\.json'"):
         load_transactions(tmp_path / "t.json")
 
 
