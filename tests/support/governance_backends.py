@@ -103,7 +103,7 @@ def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) ->
         return None
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'governance.db'}"
-    return str(request.getfixturevalue("postgres_url"))
+    return str(request.getfixturevalue("postgres_schema_url"))
 
 
 def close(container: ApplicationContainer, backend: str) -> None:

@@ -19,7 +19,7 @@ from tests.support.governance_backends import (
     close,
     governance_container,
 )
-from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_schema_url  # noqa: F401  (fixture)
 from twinbank.core.audit import (
     ARCHIVED_KIND,
     AuditEntry,

@@ -17,7 +17,7 @@ from tests.support.governance_backends import (
     close,
     governance_container,
 )
-from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_schema_url  # noqa: F401  (fixture)
 from twinbank.core.audit import (
     DECISION_KIND,
     FEATURE_SET_KIND,

@@ -11,7 +11,7 @@ import pytest
 from tests.support.audit import event_entry
 from tests.support.governance import ALICE, START_NS, registration
 from tests.support.governance_backends import BACKENDS, backend_url, close, governance_container
-from tests.support.postgres import postgres_url  # noqa: F401  (fixture)
+from tests.support.postgres import postgres_schema_url  # noqa: F401  (fixture)
 from twinbank.core.audit import verify_trail
 from twinbank.core.governance import (
     ConcurrentModification,
