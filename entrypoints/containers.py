@@ -24,6 +24,7 @@ from twinbank.adapters.memory import (
     InMemoryGovernanceStore,
 )
 from twinbank.adapters.models.xgboost_model import XGBoostTrainer
+from twinbank.adapters.monitoring import decision_sample
 from twinbank.adapters.sql import SqlAuditTrail, SqlDecisionLog, SqlGovernanceStore
 from twinbank.adapters.transactions import generated_dataset, load_transactions
 from twinbank.core.audit import AuditArchiver, DecisionEntries
@@ -163,6 +164,14 @@ class FairnessContainer(containers.DeclarativeContainer):
     run_study = providers.Callable(run_study)
 
 
+class MonitoringContainer(containers.DeclarativeContainer):
+    """Inputs of the monitoring rules, read from the audit trail."""
+
+    audit = providers.DependenciesContainer()
+
+    decision_sample = providers.Callable(decision_sample, audit.trail)
+
+
 class SimulationContainer(containers.DeclarativeContainer):
     """Scenario runs of the digital twin."""
 
@@ -196,6 +205,7 @@ class ApplicationContainer(containers.DeclarativeContainer):
         GovernanceContainer, config=config.governance, platform=platform, audit=audit
     )
     fairness = providers.Container(FairnessContainer)
+    monitoring = providers.Container(MonitoringContainer, audit=audit)
     simulation = providers.Container(
         SimulationContainer,
         features=features,

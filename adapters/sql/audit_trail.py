@@ -195,6 +195,40 @@ class SqlAuditTrail:
                 return tuple(body["names"])
         return None
 
+    def decisions_between(self, start_ns: int, end_ns: int) -> Iterator[ChainedRecord]:
+        """Return the decisions recorded in ``[start_ns, end_ns)``, in chain order."""
+        self.flush()
+        columns = audit_records.c
+        after = 0
+        while True:
+            statement = (
+                select(audit_records)
+                .where(columns.seq > after)
+                .where(columns.kind == DECISION_KIND)
+                .where(columns.recorded_at_ns >= start_ns)
+                .where(columns.recorded_at_ns < end_ns)
+                .order_by(columns.seq)
+                .limit(_READ_CHUNK)
+            )
+            with self._engine.connect() as connection:
+                rows = connection.execute(statement).all()
+            for row in rows:
+                yield _record(row)
+            if len(rows) < _READ_CHUNK:
+                return
+            after = rows[-1].seq
+
+    def decision_time_range(self) -> tuple[int, int] | None:
+        """Return the earliest and latest decision times, or None without decisions."""
+        self.flush()
+        columns = audit_records.c
+        statement = select(
+            func.min(columns.recorded_at_ns), func.max(columns.recorded_at_ns)
+        ).where(columns.kind == DECISION_KIND)
+        with self._engine.connect() as connection:
+            first, last = connection.execute(statement).one()
+        return None if first is None else (int(first), int(last))
+
     def decisions_of_customer(self, customer_pseudonym: str) -> list[ChainedRecord]:
         """Return a customer's decisions, found by pseudonym (subject-access requests)."""
         self.flush()

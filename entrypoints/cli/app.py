@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, fairness, features, governance, model_card, simulate
+from . import audit, fairness, features, governance, model_card, monitoring, simulate
 
 app = typer.Typer(
     name="twinbank",
@@ -24,6 +24,7 @@ app.add_typer(fairness.app, name="fairness")
 app.add_typer(governance.app, name="governance")
 app.add_typer(audit.app, name="audit")
 app.command("model-card")(model_card.model_card)
+app.add_typer(monitoring.app, name="monitoring")
 
 
 def main() -> None:

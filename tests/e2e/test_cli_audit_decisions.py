@@ -100,3 +100,38 @@ def test_deleted_decision_is_caught(run_folder: Path, tmp_path: Path):
     result = audit(tmp_path, "verify")
     assert result.exit_code == 4
     assert "at record 1001 (removed)" in result.output
+
+
+def test_monitoring_drift_reads_the_chained_decisions(run_folder: Path, tmp_path: Path):
+    database = f"sqlite:///{run_folder / 'out' / 'decisions.db'}"
+    out = tmp_path / "drift.json"
+    result = CliRunner().invoke(
+        app,
+        ["monitoring", "drift", "--database", database, "--window-days", "7", "--out", str(out)],
+        env=ENV,
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(out.read_text())
+    names = [item["name"] for item in document["drift"]]
+    assert names[0] == "score"
+    assert "TERMINAL_ID_RISK_7DAY_WINDOW" in names
+    assert len(names) == 15
+    assert document["reference"]["rows"] > 1_000
+    assert document["current"]["rows"] > 1_000
+    # The first week's windows are still filling up, so 30-day counts drift strongly.
+    drifted = {
+        alert["subject"] for alert in document["alerts"] if alert["rule"] == "feature_drift.psi"
+    }
+    assert "CUSTOMER_ID_NB_TX_30DAY_WINDOW" in drifted
+    assert "Drift from the reference window" in result.output
+
+
+def test_monitoring_drift_without_decisions_is_bad_input(run_folder: Path):
+    database = f"sqlite:///{run_folder / 'out' / 'decisions.db'}"
+    result = CliRunner().invoke(
+        app,
+        ["monitoring", "drift", "--database", database, "--reference-start", "2030-01-01"],
+        env=ENV,
+    )
+    assert result.exit_code == 2
+    assert "reference window has 0" in result.output
