@@ -1,6 +1,6 @@
 """The audit trail in a relational database through SQLAlchemy Core.
 
-One table holds the chain. Writers append in batches: each batch locks the chain
+One table contains the chain. Writers append in batches: each batch locks the chain
 against other writers (a table lock on PostgreSQL, BEGIN IMMEDIATE on SQLite), reads
 the head, chains its entries after it and inserts them in one transaction. Should two
 writers still collide on the primary key or on a decision id, the loser rolls back,

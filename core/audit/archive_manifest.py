@@ -69,7 +69,7 @@ def retention_date(latest_month: Month, years: int = RETENTION_YEARS) -> date:
 
 
 class ArchiveManifest(BaseModel):
-    """What an archived segment holds and how it links into the chain.
+    """The contents of an archived segment and how it links into the chain.
 
     ``prev_hash`` is the hash the segment's first record links to; ``last_hash`` is its
     last record's hash, which the next segment or the live chain links to.

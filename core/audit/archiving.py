@@ -4,8 +4,8 @@ A period is a calendar month (UTC). A month is closed once the clock has passed 
 end. Each export writes one segment per closed month: the contiguous records after the
 last archived one, up to the last record recorded before the month's end. Records are
 appended in the order they arrive, and their times are not always increasing (a twin
-writes simulated times), so a segment may hold a record from a later month; its
-retention date then follows the latest record it holds. Every export is itself
+writes simulated times). So a segment may contain a record from a later month, and its
+retention date then follows the latest record it contains. Every export is itself
 recorded in the trail.
 """
 
@@ -89,7 +89,7 @@ class AuditArchiver:
 
     def verify(self) -> ArchiveVerification:
         """Verify every segment's file digest, chain and link to the previous segment, and
-        that the live trail still holds each segment's last record unchanged."""
+        that the live trail still contains each segment's last record unchanged."""
         anchor = ChainHead()
         segments = records = 0
         for manifest in self._archive.manifests():

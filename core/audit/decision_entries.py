@@ -42,7 +42,7 @@ _ENCODER = json.JSONEncoder(
 
 
 class NotAuditable(ValueError):
-    """A decision record holds a value that has no plain-data form; ``path`` names it."""
+    """A decision record contains a value that has no plain-data form; ``path`` names it."""
 
     def __init__(self, path: str, problem: str) -> None:
         super().__init__(f"{path}: {problem}")

@@ -127,7 +127,7 @@ def analyse_attribute(
 ) -> AttributeReport:
     """Analyse approval decisions by the groups of one protected attribute.
 
-    ``groups`` holds each applicant's group label, ``approved`` the decision, and
+    ``groups`` contains each applicant's group label, ``approved`` the decision, and
     ``qualified`` (optional) whether the applicant turned out creditworthy. Groups are
     reported in ``order`` (such as age bands from young to old), then by name. Raises
     InvalidFairnessInput for mismatched lengths, no applicants, fewer than two groups

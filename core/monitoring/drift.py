@@ -2,8 +2,8 @@
 feature and for the score, and score-shift alerts.
 
 PSI bins come from the reference sample's quantiles (deciles by default), so each bin
-holds about the same share of the reference; missing values (NaN) form a bin of their
-own. PSI = sum over bins of (current share - reference share) * ln(current share /
+contains about the same share of the reference. Missing values (NaN) form a bin of
+their own. PSI = sum over bins of (current share - reference share) * ln(current share /
 reference share), with empty shares replaced by ``EMPTY_SHARE`` so that the sum stays
 finite. Bands: below 0.1 stable, 0.1 to 0.25 moderate shift, 0.25 and above significant
 shift.
@@ -223,7 +223,7 @@ def _sample(name: str, values: npt.ArrayLike) -> FloatArray:
     if len(array) == 0:
         raise InvalidMonitoringInput(f"{name} sample is empty")
     if np.isinf(array).any():
-        raise InvalidMonitoringInput(f"{name} sample holds infinite values")
+        raise InvalidMonitoringInput(f"{name} sample contains infinite values; drop or clip them")
     return array
 
 
@@ -231,7 +231,7 @@ def _shares(values: FloatArray, edges: FloatArray) -> FloatArray:
     """Return the share of values per bin, with the missing-value bin last."""
     missing = np.isnan(values)
     present = values[~missing]
-    # Bin i holds edges[i-1] < x <= edges[i], so ties at an edge go to the lower bin.
+    # Bin i contains edges[i-1] < x <= edges[i], so ties at an edge go to the lower bin.
     counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=len(edges) + 1)
     shares = np.append(counts, missing.sum()).astype(np.float64)
     return shares / len(values)

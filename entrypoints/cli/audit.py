@@ -109,7 +109,7 @@ def export(
     except InvalidArchive as error:
         fail_bad_input(str(error))
     if not manifests:
-        console.print("Nothing to export: no closed month holds unarchived records.")
+        console.print("Nothing to export: no closed month contains unarchived records.")
         return
     table = Table(title="Exported segments")
     for column in ("period", "records", "seq", "file", "retain until"):

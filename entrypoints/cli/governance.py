@@ -1,8 +1,8 @@
 """``twinbank governance``: the model inventory and its gated lifecycle.
 
-Every command names the acting person and role; actions are checked against the
-governance rules and recorded in the audit trail, and a refused action exits with
-code 3 having recorded nothing.
+Every command names the acting person and role. Actions are checked against the
+governance rules and recorded in the audit trail. A refused action records nothing
+and exits with code 3.
 """
 
 from __future__ import annotations
@@ -312,14 +312,18 @@ def _print_status(service: GovernanceService, model_id: str) -> None:
     for column in ("gate", "required", "result", "by", "role", "at"):
         gates.add_column(column)
     for gate_name in sorted(report.required_gates | set(record.gate_results), key=str):
+        required = "yes" if gate_name in report.required_gates else "no"
         result = record.gate_results.get(gate_name)
+        if result is None:
+            gates.add_row(gate_name.value, required, "–", "–", "–", "–")
+            continue
         gates.add_row(
             gate_name.value,
-            "yes" if gate_name in report.required_gates else "no",
-            "–" if result is None else ("passed" if result.passed else "failed"),
-            "–" if result is None else result.recorded_by,
-            "–" if result is None else result.role.value,
-            "–" if result is None else format_time(result.recorded_at_ns),
+            required,
+            "passed" if result.passed else "failed",
+            result.recorded_by,
+            result.role.value,
+            format_time(result.recorded_at_ns),
         )
     console.print(gates)
     history = Table(title="History")

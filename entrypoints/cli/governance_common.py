@@ -1,4 +1,4 @@
-"""What the governance, audit and model-card commands share: the container for a
+"""Shared parts of the governance, audit and model-card commands: the container for a
 database, the acting person, times, evidence files and exit codes."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def refuse(error: GovernanceRefusal) -> NoReturn:
 
 
 def require_role(container: ApplicationContainer, person: Actor) -> None:
-    """Check the person holds the role in the directory, for read-only commands."""
+    """Exit with code 3 unless the directory grants the person the role (read-only commands)."""
     if not container.governance.roles().holds(person.user, person.role):
         errors.print(
             f"[bold red]refused:[/bold red] {escape(person.user)!r} does not hold the role "
