@@ -236,6 +236,9 @@ def build_container(
     settings = settings or PlatformSettings()
     audit_settings = audit_settings or AuditSettings()
     governance_settings = governance_settings or GovernanceSettings()
+    if settings.profile == "production":
+        # Fails now, not at the first decision, when the pseudonymisation key is missing.
+        build_pseudonymiser(audit_settings, settings.profile)
     container = ApplicationContainer()
     decisions_url = sqlite_url if settings.profile == "memory" else settings.postgres_url
     if governance_url is None:

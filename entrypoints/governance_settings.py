@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from twinbank.core.audit import Pseudonymiser
@@ -50,6 +50,11 @@ class AuditSettings(BaseSettings):
     archive_dir: Path = Field(
         Path("audit-archive"), description="Where closed periods are exported."
     )
+
+    @field_validator("pseudonymisation_key", mode="before")
+    @classmethod
+    def _empty_means_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
 
 class GovernanceSettings(BaseSettings):

@@ -30,6 +30,13 @@ from twinbank.core.audit import (
     record_hash,
 )
 from twinbank.core.audit.canonical import canonical_string
+from twinbank.entrypoints.containers import build_container
+from twinbank.entrypoints.governance_settings import (
+    AuditSettings,
+    MissingPseudonymisationKey,
+    build_pseudonymiser,
+)
+from twinbank.entrypoints.settings import PlatformSettings
 
 
 def test_canonical_json_sorts_keys_without_whitespace():
@@ -217,3 +224,27 @@ def test_decision_entry_carries_fields_added_later():
 def test_non_decision_is_not_auditable_as_decision():
     with pytest.raises(NotAuditable, match="decision_id"):
         decision_entries().entry(AuditEntry(kind="x", recorded_at_ns=1, body={}))
+
+
+def test_production_profile_needs_a_pseudonymisation_key():
+    with pytest.raises(MissingPseudonymisationKey, match="TWINBANK_AUDIT_PSEUDONYMISATION_KEY"):
+        build_container(
+            PlatformSettings(profile="production"),
+            audit_settings=AuditSettings(pseudonymisation_key=None),
+        )
+
+
+def test_configured_key_is_used_and_never_shown():
+    settings = AuditSettings(pseudonymisation_key="s" * 32, pseudonymisation_key_id="k-2024")
+    pseudonymiser = build_pseudonymiser(settings, "production")
+    assert pseudonymiser.key_id == "k-2024"
+    assert pseudonymiser.pseudonym("customer", 1) == Pseudonymiser(b"s" * 32, "x").pseudonym(
+        "customer", 1
+    )
+    assert "s" * 32 not in repr(settings)
+    assert "s" * 32 not in str(settings.model_dump())
+
+
+def test_memory_profile_falls_back_to_development_key():
+    pseudonymiser = build_pseudonymiser(AuditSettings(pseudonymisation_key=""), "memory")
+    assert pseudonymiser.key_id == "development"
