@@ -45,11 +45,11 @@ class FairnessSettings(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    four_fifths_threshold: float = Field(0.8, gt=0, le=1)
-    alpha: float = Field(0.05, gt=0, lt=1)
-    confidence: float = Field(0.95, gt=0, lt=1)
-    small_group_size: int = Field(30, ge=1, description="Below this, Fisher's exact test.")
-    min_expected_count: float = Field(5.0, ge=0)
+    four_fifths_threshold: float = Field(default=0.8, gt=0, le=1)
+    alpha: float = Field(default=0.05, gt=0, lt=1)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
+    small_group_size: int = Field(default=30, ge=1, description="Below this, Fisher's exact test.")
+    min_expected_count: float = Field(default=5.0, ge=0)
     reference_groups: dict[str, str] = Field(default_factory=dict)
     p_value_adjustment: Literal["none", "holm"] = "none"
 

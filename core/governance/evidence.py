@@ -34,7 +34,7 @@ class MetricEstimate(BaseModel):
     value: float
     lower: float | None = None
     upper: float | None = None
-    confidence: float = Field(0.95, gt=0, lt=1)
+    confidence: float = Field(default=0.95, gt=0, lt=1)
     method: str = ""
 
 

@@ -113,12 +113,12 @@ class ModelDetails(BaseModel):
     fair_lending: bool = False
     lineage: Lineage
     performance_thresholds: dict[str, float] = Field(min_length=1)
-    description: str = Field("", max_length=5000)
-    intended_use: str = Field("", max_length=5000)
+    description: str = Field(default="", max_length=5000)
+    intended_use: str = Field(default="", max_length=5000)
     out_of_scope_uses: tuple[str, ...] = ()
     limitations: tuple[str, ...] = ()
     additional_builders: tuple[Person, ...] = Field(
-        (), description="People besides the registering developer who built the model."
+        default=(), description="People besides the registering developer who built the model."
     )
 
     @field_validator("performance_thresholds")

@@ -113,7 +113,7 @@ def build_model_card(
         ethical_considerations=_ethical_considerations(record, fairness),
         caveats_and_recommendations=_caveats(record, metrics, fairness, at_ns),
         governance=_governance(record),
-        generated_at=_iso(at_ns),
+        generated_at=_iso(at_ns) or "",
     )
 
 

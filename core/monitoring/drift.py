@@ -40,11 +40,13 @@ class PsiBand(StrEnum):
 class DriftSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    bins: int = Field(10, ge=2, le=100)
-    psi_moderate: float = Field(0.1, gt=0)
-    psi_significant: float = Field(0.25, gt=0)
-    ks_alpha: float = Field(0.01, gt=0, lt=1)
-    min_rows: int = Field(100, ge=1, description="Smaller samples are reported, not alerted.")
+    bins: int = Field(default=10, ge=2, le=100)
+    psi_moderate: float = Field(default=0.1, gt=0)
+    psi_significant: float = Field(default=0.25, gt=0)
+    ks_alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_rows: int = Field(
+        default=100, ge=1, description="Smaller samples are reported, not alerted."
+    )
 
 
 class PsiResult(BaseModel):

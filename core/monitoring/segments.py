@@ -14,9 +14,11 @@ from .alerts import MonitoringAlert, Severity
 class SegmentSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    alpha: float = Field(0.01, gt=0, lt=1)
-    min_ratio: float = Field(1.5, gt=1, description="Alert when the rate grows this many times.")
-    confidence: float = Field(0.95, gt=0, lt=1)
+    alpha: float = Field(default=0.01, gt=0, lt=1)
+    min_ratio: float = Field(
+        default=1.5, gt=1, description="Alert when the rate grows this many times."
+    )
+    confidence: float = Field(default=0.95, gt=0, lt=1)
 
 
 class SegmentRate(BaseModel):
