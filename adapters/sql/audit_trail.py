@@ -16,6 +16,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
 
+import psycopg
 from sqlalchemy import Connection, Engine, bindparam, create_engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
@@ -249,11 +250,11 @@ class SqlAuditTrail:
         for attempt in range(1, MAX_WRITE_ATTEMPTS + 1):
             try:
                 head = self._write_batch(batch, before_chaining)
-            except IntegrityError as error:
+            except (IntegrityError, psycopg.IntegrityError) as error:
                 if attempt == MAX_WRITE_ATTEMPTS:
                     raise ChainWriteConflict(
                         f"{len(batch)} audit entries were not stored after {attempt} attempts: "
-                        f"other writers kept changing the chain head ({error.orig})"
+                        f"other writers kept changing the chain head ({error})"
                     ) from error
                 logger.warning(
                     "audit chain head changed under a write of %d entries (attempt %d of %d); "
@@ -360,13 +361,21 @@ _COLUMNS = tuple(column.name for column in audit_records.columns)
 _SQLITE_INSERT = (
     f"INSERT INTO audit_records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 )
+_POSTGRES_COPY = f"COPY audit_records ({', '.join(_COLUMNS)}) FROM STDIN"
 
 
 def _insert(connection: Connection, records: list[ChainedRecord]) -> None:
-    if connection.dialect.name == "sqlite":
+    dialect = connection.dialect
+    if dialect.name == "sqlite":
         # The driver's executemany with plain tuples, because SQLAlchemy's per-row
         # parameter processing costs about as much as SQLite's insert itself.
         connection.exec_driver_sql(_SQLITE_INSERT, [_values(record) for record in records])
+    elif dialect.name == "postgresql" and dialect.driver == "psycopg":
+        # COPY is about 3 times faster than multi-row INSERT here (BENCHMARKS.md).
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(_POSTGRES_COPY) as copy:
+            for record in records:
+                copy.write_row(_values(record))
     else:
         connection.execute(insert(audit_records), [_row(record) for record in records])
 
