@@ -88,7 +88,12 @@ class SqlAuditTrail:
     # DecisionLog
 
     def append(self, record: DecisionRecord) -> None:
-        """Buffer a decision; a full buffer is chained and written at once."""
+        """Buffer a decision; a full buffer is chained and written at once.
+
+        NOTE: the write runs on the caller's thread, so the append that fills a batch
+        takes the whole batch's write time; a live service should call ``flush`` from
+        a background thread to keep that off the decision path.
+        """
         if self._entries is None:
             self._entries = self._entries_factory()
         entry, feature_sets = self._entries.entry(record)
