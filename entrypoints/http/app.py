@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, HTTPException, Path, Request, Security
 import orjson
+from fastapi import Depends, FastAPI, HTTPException, Path, Request, Security
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twinbank.core.online_features_contract import UnknownEntity, UnknownFeature
 from twinbank.core.timestamps import to_datetime
@@ -169,6 +171,19 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
     decide_key = Depends(_require(services, Scope.DECIDE))
     read_key = Depends(_require(services, Scope.READ))
     govern_key = Depends(_require(services, Scope.GOVERN))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 400:
+            # FastAPI answers 400 for a body it cannot decode (not UTF-8, not JSON);
+            # this API answers every invalid body with 422 and the field.
+            problem = {
+                "loc": ["body"],
+                "msg": "body is not valid JSON in UTF-8",
+                "type": "json_invalid",
+            }
+            return _json({"detail": [problem]}, 422)
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(TransactionConflict)
     async def conflict(_: Request, error: TransactionConflict) -> Response:

@@ -8,14 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.serving import (  # noqa: F401  (fixtures)
+from tests.support.serving import (
     DECIDE_KEY,
     OPERATOR_KEY,
     READ_KEY,
     VALIDATOR_KEY,
     ServiceProcess,
-    memory_service,
-    model_artifact,
     transaction_body,
 )
 
