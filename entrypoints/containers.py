@@ -143,10 +143,18 @@ class ServingContainer(containers.DeclarativeContainer):
         config.profile,
         memory=providers.Singleton(InMemoryWorkerState),
         local=providers.Factory(
-            RedisFeatureStateStore, worker_redis, features.feature_set, config.prefix
+            RedisFeatureStateStore,
+            worker_redis,
+            features.feature_set,
+            config.prefix,
+            lease_ms=config.lease_ms,
         ),
         production=providers.Factory(
-            RedisFeatureStateStore, worker_redis, features.feature_set, config.prefix
+            RedisFeatureStateStore,
+            worker_redis,
+            features.feature_set,
+            config.prefix,
+            lease_ms=config.lease_ms,
         ),
     )
     memory_online_store = providers.Singleton(InMemoryOnlineFeatureStore)
@@ -234,6 +242,7 @@ def build_container(
                 "prefix": settings.feature_prefix,
                 "stream": settings.event_stream,
                 "lookup_timeout_s": settings.feature_lookup_timeout_ms / 1000,
+                "lease_ms": settings.worker_lease_ms,
             },
         }
     )

@@ -35,3 +35,11 @@ class PlatformSettings(BaseSettings):
     feature_lookup_timeout_ms: float = Field(
         20.0, gt=0, description="Budget of one feature-state read by the decision service."
     )
+    worker_lease_ms: int = Field(
+        30_000,
+        ge=1_000,
+        description=(
+            "How long the stream worker's write lease lasts without renewal: a successor "
+            "of a killed worker waits this long."
+        ),
+    )

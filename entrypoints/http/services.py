@@ -68,6 +68,11 @@ class ServingServices:
             return
         for forwarder in self.forwarders:
             forwarder.start()
+        # Open the feature-state connection now, so the first decision does not pay
+        # for connecting inside its lookup budget.
+        warm = self._ping("feature state store", self.state_reader.ping)
+        if not warm.ok:
+            log.warning("feature state not reachable at start: %s", warm.detail)
         for work in self.background:
             work.start()
         self._started = True
