@@ -4,15 +4,18 @@ NOTE: the feature platform owns the Redis online store; this adapter implements 
 agreed port so that the worker and the decision service run on real Redis until that
 store lands, and is replaced by it then.
 
-Each field of ``<prefix>:online:<entity>:<key>`` is a feature name; its value is
-``<value>|<event_time_ns>``, with an empty value for null. Floats are written with
-``repr``, which round-trips exactly.
+``<prefix>:online:<entity>:<key>`` holds one MessagePack value per entity key: a map
+from feature name to ``[value, event_time_ns]`` (value nil for null). One key per
+entity key lets a batch of writes go out as a single MSET, which is what makes the
+stream worker's write rate; a write replaces the key's stored values, and the stream
+worker always writes every feature of the entity.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+import msgpack
 import redis
 
 from twinbank.core.online_features_contract import FeatureWrite
@@ -32,39 +35,28 @@ class RedisOnlineFeatureStore:
     def write(self, writes: Sequence[FeatureWrite]) -> None:
         if not writes:
             return
-        pipeline = self._client.pipeline(transaction=False)
+        encoded = {}
         for write in writes:
-            suffix = f"|{write.event_time_ns}"
-            pipeline.hset(
-                self._key(write.entity, write.key),
-                mapping={
-                    name: ("" if value is None else repr(float(value))) + suffix
-                    for name, value in write.values.items()
-                },
+            moment = write.event_time_ns
+            encoded[self._key(write.entity, write.key)] = msgpack.packb(
+                {name: (value, moment) for name, value in write.values.items()}
             )
-        pipeline.execute()
+        self._client.mset(encoded)
 
     def read(
         self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
     ) -> list[dict[str, tuple[float | None, int]]]:
-        if not keys or not names:
-            return [{} for _ in keys]
-        if len(keys) == 1:
-            replies = [self._client.hmget(self._key(entity, keys[0]), names)]
-        else:
-            pipeline = self._client.pipeline(transaction=False)
-            for key in keys:
-                pipeline.hmget(self._key(entity, key), names)
-            replies = pipeline.execute()
+        if not keys:
+            return []
         rows = []
-        for reply in replies:
-            row: dict[str, tuple[float | None, int]] = {}
-            for name, raw in zip(names, reply, strict=True):
-                if raw is None:
-                    continue
-                value, _, event_time = raw.partition(b"|")
-                row[name] = (float(value) if value else None, int(event_time))
-            rows.append(row)
+        for raw in self._client.mget([self._key(entity, key) for key in keys]):
+            if raw is None:
+                rows.append({})
+                continue
+            stored = msgpack.unpackb(raw)
+            rows.append(
+                {name: (stored[name][0], stored[name][1]) for name in names if name in stored}
+            )
         return rows
 
     def ping(self) -> bool:
