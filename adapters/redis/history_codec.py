@@ -110,7 +110,32 @@ def _int64s(data: bytes, start: int, width: int) -> list[int]:
     return values.tolist()
 
 
+# Amounts repeat across histories (cents over a small range), so conversions are
+# memoized; each cache is cleared when it reaches its bound.
+_CACHE_LIMIT = 262_144
+_DOUBLES: dict[int, float] = {}
+_UNITS: dict[float, int] = {}
+
+
 def _double(units: int) -> float:
+    cached = _DOUBLES.get(units)
+    if cached is None:
+        if len(_DOUBLES) >= _CACHE_LIMIT:
+            _DOUBLES.clear()
+        cached = _DOUBLES[units] = _compute_double(units)
+    return cached
+
+
+def _exact(value: float) -> int:
+    cached = _UNITS.get(value)
+    if cached is None:
+        if len(_UNITS) >= _CACHE_LIMIT:
+            _UNITS.clear()
+        cached = _UNITS[value] = _compute_exact(value)
+    return cached
+
+
+def _compute_double(units: int) -> float:
     """Return ``units * 2**-1074`` as a double; exact, because every stored value is one.
 
     Shifting to 53 significant bits before ``ldexp`` is twice as fast as dividing
@@ -122,6 +147,6 @@ def _double(units: int) -> float:
     return math.ldexp(units >> excess, excess - 1074)
 
 
-def _exact(value: float) -> int:
+def _compute_exact(value: float) -> int:
     numerator, denominator = value.as_integer_ratio()
     return numerator << (_SHIFT - denominator.bit_length())

@@ -82,6 +82,7 @@ def build_serving_services(
         stopwatch,
     )
     batcher = DecisionBatcher(
+        features,
         decision_service,
         journal.sync if settings.journal_sync == "fsync" else None,
         settings.max_batch,

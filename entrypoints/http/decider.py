@@ -1,15 +1,15 @@
 """The decision path of the HTTP service: features from stored state, batched scoring.
 
-1. ``ServingFeatures`` reads the window state of the transaction's entity keys in one
-   round trip and previews the transaction's features over it: the values the stream
+1. ``ServingFeatures`` reads the window state of the transactions' entity keys in one
+   round trip and previews each the transaction's features over it: the values the stream
    worker computes when it later applies the same transaction. When the state store
    fails or exceeds its budget, the window features are null and the decision is
    flagged degraded; after a failure the store is left alone for a short while, so
    that an outage costs one timeout, not one per request.
-2. ``DecisionBatcher`` collects the assessments of concurrent requests and scores
-   them in one model call (every request that arrived while the previous call ran),
-   then appends the records to the journal and, with ``sync``, waits for them to be
-   on disk before answering.
+2. ``DecisionBatcher`` collects concurrent requests (every request that arrived
+   while the previous batch ran), reads their state in one round trip, scores them in
+   one model call, appends the records to the journal and, with ``sync``, waits for
+   them to be on disk before answering.
 """
 
 from __future__ import annotations
@@ -163,14 +163,32 @@ class ServingFeatures:
         """Whether the last read succeeded (or the pause after a failure is over)."""
         return time.monotonic() >= self._skip_until
 
-    def lookup(self, transaction: Transaction) -> FeatureLookup:
-        """Return the transaction's features; raises InvalidSourceValue for a
-        non-finite request value (the request schema rules that out)."""
+    def lookup(self, transactions: Sequence[Transaction]) -> list[FeatureLookup]:
+        """Return the features of each transaction, reading the state of all their
+        entity keys in one round trip (the read's time is each lookup's ``lookup_ns``)."""
         stopwatch = self._stopwatch
         started = stopwatch.ticks_ns()
-        refs = [(entity, getattr(transaction, join_key)) for entity, join_key in self._refs]
+        refs = list(
+            dict.fromkeys(
+                (entity, getattr(transaction, join_key))
+                for transaction in transactions
+                for entity, join_key in self._refs
+            )
+        )
         histories = self._read(refs)
         fetched = stopwatch.ticks_ns()
+        lookups = []
+        for transaction in transactions:
+            previewed = stopwatch.ticks_ns()
+            vector, degraded = self._preview(transaction, histories)
+            lookups.append(
+                FeatureLookup(vector, degraded, fetched - started, stopwatch.ticks_ns() - previewed)
+            )
+        return lookups
+
+    def _preview(
+        self, transaction: Transaction, histories: dict[EntityRef, EntityHistory] | None
+    ) -> tuple[FeatureVector, tuple[str, ...]]:
         degraded: tuple[str, ...] = () if histories is not None else (FEATURE_STATE,)
         try:
             with self._state.using(histories or {}):
@@ -184,7 +202,7 @@ class ServingFeatures:
                 vector = self._engine.preview_transaction(transaction)
         if degraded:
             vector = self._without_state(vector)
-        return FeatureLookup(vector, degraded, fetched - started, stopwatch.ticks_ns() - fetched)
+        return vector, degraded
 
     def _read(self, refs: list[EntityRef]) -> dict[EntityRef, EntityHistory] | None:
         if time.monotonic() < self._skip_until:
@@ -222,6 +240,15 @@ class TransactionConflict(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class Batched:
+    """What the batcher returns per request."""
+
+    record: DecisionRecord
+    lookup: FeatureLookup
+    journal_ns: int
+
+
+@dataclass(frozen=True, slots=True)
 class Decided:
     """A decision and the serving-side timings that are not part of its record."""
 
@@ -231,30 +258,31 @@ class Decided:
 
 
 class DecisionBatcher:
-    """Scores concurrent requests together and answers each with its own record."""
+    """Decides concurrent requests together: one state read, one model call, one sync."""
 
     def __init__(
         self,
+        features: ServingFeatures,
         service: DecisionService,
         sync: Callable[[], None] | None,
         max_batch: int,
         metrics: ServiceMetrics,
         stopwatch: Stopwatch,
     ) -> None:
+        self._features = features
         self._service = service
         self._sync = sync
         self._max_batch = max_batch
         self._metrics = metrics
         self._stopwatch = stopwatch
-        self._queue: list[tuple[Assessment, asyncio.Future[tuple[DecisionRecord, int]]]] = []
+        self._queue: list[tuple[Transaction, asyncio.Future[Batched]]] = []
         self._scheduled = False
         self._syncing: set[asyncio.Task[None]] = set()
 
-    async def decide(self, assessment: Assessment) -> tuple[DecisionRecord, int]:
-        """Return the record and the journal time (sync included) in nanoseconds."""
+    async def decide(self, transaction: Transaction) -> Batched:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[tuple[DecisionRecord, int]] = loop.create_future()
-        self._queue.append((assessment, future))
+        future: asyncio.Future[Batched] = loop.create_future()
+        self._queue.append((transaction, future))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush)
@@ -268,21 +296,32 @@ class DecisionBatcher:
             asyncio.get_running_loop().call_soon(self._flush)
         if not batch:
             return
+        futures = [future for _, future in batch]
         try:
-            records = self._service.decide_assessed([assessment for assessment, _ in batch])
+            lookups = self._features.lookup([transaction for transaction, _ in batch])
+            records = self._service.decide_assessed(
+                [
+                    Assessment(
+                        transaction,
+                        lookup.vector,
+                        lookup.lookup_ns + lookup.compute_ns,
+                        lookup.degraded,
+                    )
+                    for (transaction, _), lookup in zip(batch, lookups, strict=True)
+                ]
+            )
         except Exception as error:
-            for _, future in batch:
+            for future in futures:
                 if not future.done():
                     future.set_exception(error)
             return
         decided = self._stopwatch.ticks_ns()
         self._metrics.batch_size.observe(len(batch))
-        futures = [future for _, future in batch]
         if self._sync is None:
-            self._resolve(records, futures, decided)
+            self._resolve(records, lookups, futures, decided)
             return
         task = asyncio.get_running_loop().create_task(
-            self._sync_then_resolve(records, futures, decided)
+            self._sync_then_resolve(records, lookups, futures, decided)
         )
         self._syncing.add(task)  # a reference, so the task is not collected mid-flight
         task.add_done_callback(self._syncing.discard)
@@ -290,7 +329,8 @@ class DecisionBatcher:
     async def _sync_then_resolve(
         self,
         records: list[DecisionRecord],
-        futures: list[asyncio.Future[tuple[DecisionRecord, int]]],
+        lookups: list[FeatureLookup],
+        futures: list[asyncio.Future[Batched]],
         decided: int,
     ) -> None:
         assert self._sync is not None
@@ -302,18 +342,19 @@ class DecisionBatcher:
                 if not future.done():
                     future.set_exception(error)
             return
-        self._resolve(records, futures, decided)
+        self._resolve(records, lookups, futures, decided)
 
     def _resolve(
         self,
         records: list[DecisionRecord],
-        futures: list[asyncio.Future[tuple[DecisionRecord, int]]],
+        lookups: list[FeatureLookup],
+        futures: list[asyncio.Future[Batched]],
         decided: int,
     ) -> None:
         journal_ns = self._stopwatch.ticks_ns() - decided
-        for record, future in zip(records, futures, strict=True):
+        for record, lookup, future in zip(records, lookups, futures, strict=True):
             if not future.done():
-                future.set_result((record, journal_ns))
+                future.set_result(Batched(record, lookup, journal_ns))
 
 
 class DecisionPipeline:
@@ -376,13 +417,10 @@ class DecisionPipeline:
 
     async def _decide_new(self, transaction: Transaction) -> Decided:
         wall_started = time.time_ns()
-        lookup = self._features.lookup(transaction)
-        assessment = Assessment(
-            transaction, lookup.vector, lookup.lookup_ns + lookup.compute_ns, lookup.degraded
-        )
-        record, journal_ns = await self._batcher.decide(assessment)
-        self._observe(record, lookup, journal_ns, wall_started)
-        return Decided(record, lookup.lookup_ns, journal_ns)
+        batched = await self._batcher.decide(transaction)
+        record, lookup = batched.record, batched.lookup
+        self._observe(record, lookup, batched.journal_ns, wall_started)
+        return Decided(record, lookup.lookup_ns, batched.journal_ns)
 
     def _observe(
         self, record: DecisionRecord, lookup: FeatureLookup, journal_ns: int, wall_started: int
