@@ -58,8 +58,7 @@ from twinbank.entrypoints.worker.assemble import CONSUMER_GROUP
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = ROOT / "benchmarks" / "locust" / "decisions.py"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
-START_MARK = "<!-- serving-benchmark:start -->"
-END_MARK = "<!-- serving-benchmark:end -->"
+MARK = "<!-- serving-benchmark journal_sync={mode}:{edge} -->"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KEY = "benchmark-" + uuid.uuid4().hex
 console = Console()
@@ -243,13 +242,15 @@ def run_locust(
 
 
 def write_markdown(results: dict[str, object]) -> None:
+    start_mark = MARK.format(mode=results["journal_sync"], edge="start")
+    end_mark = MARK.format(mode=results["journal_sync"], edge="end")
     phases = [Phase(**phase) for phase in results["phases"]]  # type: ignore[union-attr]
     worker = results["worker"]
     assert isinstance(worker, dict)
     ceiling = next(phase for phase in phases if phase.name == "ceiling")
     lines = [
-        START_MARK,
-        f"Measured {results['finished']} on {results['machine']}; load average (1/5/15 min) "
+        start_mark,
+        f"With `journal_sync: {results['journal_sync']}`. Measured {results['finished']} on {results['machine']}; load average (1/5/15 min) "
         f"{results['load_before']} before and {results['load_after']} after. Locust, the "
         "service, the worker, Redis and PostgreSQL share the machine's cores.",
         "",
@@ -278,13 +279,13 @@ def write_markdown(results: dict[str, object]) -> None:
         "",
         f"Online feature requests read 1 customer x {results['online_features']} features "
         "(every customer feature of the handbook set).",
-        END_MARK,
+        end_mark,
     ]
     block = "\n".join(lines)
     current = BENCHMARKS.read_text(encoding="utf-8")
-    if START_MARK in current:
-        before = current[: current.index(START_MARK)]
-        after = current[current.index(END_MARK) + len(END_MARK) :]
+    if start_mark in current:
+        before = current[: current.index(start_mark)]
+        after = current[current.index(end_mark) + len(end_mark) :]
         BENCHMARKS.write_text(before + block + after, encoding="utf-8")
     else:
         BENCHMARKS.write_text(
@@ -305,6 +306,12 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
     parser.add_argument("--seed-days", type=int, default=17)
     parser.add_argument("--cutoff", default="2018-08-01T00:00:00+00:00")
     parser.add_argument("--redis-port", type=int, default=6391)
+    parser.add_argument(
+        "--journal-sync",
+        choices=("fsync", "os"),
+        default="fsync",
+        help="Answer after the decision record is on disk (fsync) or in the OS (os).",
+    )
     parser.add_argument("--no-markdown", action="store_true", help="Do not touch BENCHMARKS.md.")
     arguments = parser.parse_args()
 
@@ -391,6 +398,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             "port": port,
             "model": str(model),
             "journal": str(work / "journal"),
+            "journal_sync": arguments.journal_sync,
             "api_keys": [
                 {
                     "name": "benchmark",
@@ -444,6 +452,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         "finished": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()} Linux, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_before": load_before,
+        "journal_sync": arguments.journal_sync,
         "load_after": load_average(),
         "command": "TWINBANK_DATA_DIR=... python benchmarks/bench_serving.py "
         + " ".join(sys.argv[1:]),

@@ -128,6 +128,15 @@ class ServingContainer(containers.DeclarativeContainer):
         socket_connect_timeout=config.lookup_timeout_s,
         retry=providers.Factory(Retry, providers.Factory(NoBackoff), 0),
     )
+    # Online feature reads answer an API call of their own; a slow read under load
+    # should cost latency, not an error, so their budget is wider than the lookup's.
+    read_redis = providers.Singleton(
+        redis.Redis.from_url,
+        config.redis_url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=providers.Factory(Retry, providers.Factory(NoBackoff), 0),
+    )
     worker_redis = providers.Singleton(
         redis.Redis.from_url, config.redis_url, socket_timeout=10.0, socket_connect_timeout=5.0
     )
@@ -161,8 +170,8 @@ class ServingContainer(containers.DeclarativeContainer):
     online_store_reader = providers.Selector(
         config.profile,
         memory=memory_online_store,
-        local=providers.Singleton(RedisOnlineFeatureStore, serving_redis, config.prefix),
-        production=providers.Singleton(RedisOnlineFeatureStore, serving_redis, config.prefix),
+        local=providers.Singleton(RedisOnlineFeatureStore, read_redis, config.prefix),
+        production=providers.Singleton(RedisOnlineFeatureStore, read_redis, config.prefix),
     )
     online_store_writer = providers.Selector(
         config.profile,

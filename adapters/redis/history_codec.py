@@ -1,6 +1,6 @@
 """A compact binary encoding of the streaming engine's per-key window state.
 
-An ``EntityHistory`` holds event times, transaction ids, one column of exact integer
+An ``EntityHistory`` contains event times, transaction ids, one column of exact integer
 values per source (in units of 2**-1074, see ``twinbank.core.features.streaming``)
 and, per window, two pointers, a count and exact running sums. Every column value is
 a finite double times 2**1074 (a label's 0 or 1 is the double 0.0 or 5e-324), so it

@@ -1,8 +1,8 @@
 """Online feature values in Redis hashes, one hash per entity key.
 
-NOTE: the feature platform owns the Redis online store; this adapter implements the
+NOTE: the feature platform owns the Redis online store. This adapter implements the
 agreed port so that the worker and the decision service run on real Redis until that
-store lands, and is replaced by it then.
+store lands, and that store replaces it then.
 
 ``<prefix>:online:<entity>:<key>`` holds one MessagePack value per entity key: a map
 from feature name to ``[value, event_time_ns]`` (value nil for null). One key per

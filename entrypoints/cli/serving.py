@@ -101,7 +101,7 @@ def worker(
         typer.Option(help="Consumer name in the group; keep it across restarts (default: host)."),
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Entries per read.")] = 1000,
-    block_ms: Annotated[int, typer.Option(min=1, help="Longest wait of one read (ms).")] = 500,
+    block_ms: Annotated[int, typer.Option(min=1, help="Maximum wait of one read (ms).")] = 500,
     allowed_lateness_ms: Annotated[
         int, typer.Option(min=0, help="Event-time disorder tolerated between publishers (ms).")
     ] = 500,

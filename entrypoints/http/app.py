@@ -32,12 +32,10 @@ from .metrics import MetricsMiddleware
 from .schemas import (
     DecisionResponse,
     DependencyCheck,
-    FeatureValue,
     GovernanceActionRequest,
     GovernanceEventResponse,
     Liveness,
     ModelStateResponse,
-    OnlineFeatureRow,
     OnlineFeaturesRequest,
     OnlineFeaturesResponse,
     Problem,
@@ -175,8 +173,8 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, error: StarletteHTTPException) -> Response:
         if error.status_code == 400:
-            # FastAPI answers 400 for a body it cannot decode (not UTF-8, not JSON);
-            # this API answers every invalid body with 422 and the field.
+            # FastAPI returns 400 for a body it cannot decode (not UTF-8, not JSON),
+            # but this API rejects every invalid body with 422 and the field.
             problem = {
                 "loc": ["body"],
                 "msg": "body is not valid JSON in UTF-8",
@@ -235,9 +233,8 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
         tags=["features"],
         summary="Read served feature values of entity keys",
     )
-    def online_features(
-        body: OnlineFeaturesRequest, _: Principal = read_key
-    ) -> OnlineFeaturesResponse:
+    async def online_features(body: OnlineFeaturesRequest, _: Principal = read_key) -> Response:
+        # One MGET, run on the event loop: cheaper than a hop to the thread pool.
         try:
             rows = services.online.get_online_features(
                 body.entity, body.keys, body.features, services.clock.now_ns()
@@ -248,24 +245,26 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
             services.metrics.store_errors.labels("online_store", "read").inc()
             log.warning("online feature read failed: %r", error)
             raise HTTPException(503, "the online feature store is unreachable") from None
-        return OnlineFeaturesResponse(
-            entity=body.entity,
-            rows=[
-                OnlineFeatureRow(
-                    key=key,
-                    features={
-                        name: FeatureValue(
-                            value=value.value,
-                            status=value.status,
-                            event_time=None
-                            if value.event_time_ns is None
-                            else to_datetime(value.event_time_ns),
-                        )
-                        for name, value in row.items()
-                    },
-                )
-                for key, row in zip(body.keys, rows, strict=True)
-            ],
+        return _json(
+            {
+                "entity": body.entity,
+                "rows": [
+                    {
+                        "key": key,
+                        "features": {
+                            name: {
+                                "value": value.value,
+                                "status": value.status.value,
+                                "event_time": None
+                                if value.event_time_ns is None
+                                else to_datetime(value.event_time_ns).isoformat(),
+                            }
+                            for name, value in row.items()
+                        },
+                    }
+                    for key, row in zip(body.keys, rows, strict=True)
+                ],
+            }
         )
 
     @app.get(

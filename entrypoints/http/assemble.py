@@ -94,7 +94,7 @@ def build_serving_services(
     )
 
     governance = InMemoryGovernance(clock.now_ns)
-    # NOTE: until the governance service is wired, the inventory holds the served
+    # NOTE: until the governance service is wired, the inventory contains the served
     # model only, registered as in production because this instance serves it.
     governance.register(
         ModelState(

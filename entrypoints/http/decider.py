@@ -1,11 +1,11 @@
 """The decision path of the HTTP service: features from stored state, batched scoring.
 
 1. ``ServingFeatures`` reads the window state of the transactions' entity keys in one
-   round trip and previews each the transaction's features over it: the values the stream
+   round trip and previews each transaction's features over it: the values the stream
    worker computes when it later applies the same transaction. When the state store
    fails or exceeds its budget, the window features are null and the decision is
-   flagged degraded; after a failure the store is left alone for a short while, so
-   that an outage costs one timeout, not one per request.
+   flagged degraded. After a failure the service skips the store for a short while,
+   so that an outage costs one timeout, not one per request.
 2. ``DecisionBatcher`` collects concurrent requests (every request that arrived
    while the previous batch ran), reads their state in one round trip, scores them in
    one model call, appends the records to the journal and, with ``sync``, waits for
@@ -51,7 +51,7 @@ FEATURE_ORDER = "feature_state_order"
 
 
 class StateReader(Protocol):
-    """Where the decision service reads window state (it never writes it)."""
+    """Source of window state for the decision service, which never writes it."""
 
     def histories(self, refs: Sequence[EntityRef]) -> dict[EntityRef, EntityHistory]: ...
 
@@ -61,7 +61,7 @@ class StateReader(Protocol):
 class MemoryStateReader:
     """Reads the in-memory state of a worker running in the same process.
 
-    Histories are copied under ``lock``, which the embedded worker holds while it
+    Histories are copied under ``lock``, which the embedded worker takes while it
     applies a batch, so a preview never sees a half-applied event.
     """
 
@@ -194,7 +194,7 @@ class ServingFeatures:
             with self._state.using(histories or {}):
                 vector = self._engine.preview_transaction(transaction)
         except OutOfOrderTransaction:
-            # An entity already holds a later event: the client's timestamp is behind
+            # An entity already has a later event: the client's timestamp is behind
             # the stream. Decide on request fields rather than on windows that
             # cannot describe this moment.
             degraded = (FEATURE_ORDER,)
@@ -241,7 +241,7 @@ class TransactionConflict(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Batched:
-    """What the batcher returns per request."""
+    """The batcher's result for one request."""
 
     record: DecisionRecord
     lookup: FeatureLookup
@@ -358,7 +358,7 @@ class DecisionBatcher:
 
 
 class DecisionPipeline:
-    """One decision per request: retries answered from a cache, features, batch, metrics."""
+    """Decisions per request: retries served from a cache, then batched lookup and scoring."""
 
     def __init__(
         self,
@@ -383,7 +383,7 @@ class DecisionPipeline:
         return self._features
 
     async def decide(self, transaction: Transaction) -> Decided:
-        """Decide a transaction; a retry of a decided one gets the same answer.
+        """Decide a transaction; a retry of a decided one gets the same response.
 
         Raises TransactionConflict when the id was decided with different content.
         """

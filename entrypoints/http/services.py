@@ -124,7 +124,7 @@ class ServingServices:
     def _ping(what: str, ping: Callable[[], bool]) -> DependencyCheck:
         try:
             reachable = ping()
-        except Exception as error:  # any failure means unreachable; say which
+        except Exception as error:  # any failure means unreachable; report which
             return DependencyCheck(
                 ok=False, detail=f"{what} unreachable: {type(error).__name__}: {error}"
             )

@@ -17,7 +17,7 @@ class InvalidServeSettings(ValueError):
 
 
 class Scope(StrEnum):
-    """What an API key may do."""
+    """Permission an API key grants."""
 
     DECIDE = "decide"  # POST /v1/decisions
     READ = "read"  # online features, models, governance state
@@ -28,7 +28,7 @@ class ApiKeySettings(BaseModel):
     """One API key: who uses it, with which role, for what.
 
     The key itself never appears in the file: give either ``key_sha256`` (the hex
-    SHA-256 of the key) or ``key_env`` (the environment variable that holds the key).
+    SHA-256 of the key) or ``key_env`` (the environment variable that contains the key).
     ``name`` identifies the key in logs.
     """
 
@@ -61,7 +61,7 @@ class TelemetrySettings(BaseModel):
 
 
 class ServeSettings(BaseModel):
-    """What ``twinbank serve`` runs; every field has a safe default except the model."""
+    """Configuration of ``twinbank serve``; every field has a safe default except the model."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -92,7 +92,7 @@ class ServeSettings(BaseModel):
         64, ge=1, le=4096, description="Most decisions scored in one model call."
     )
     idempotency_cache: int = Field(
-        100_000, ge=0, description="Recent decisions kept to answer retries identically."
+        100_000, ge=0, description="Recent decisions kept to return the same response to a retry."
     )
     api_keys: tuple[ApiKeySettings, ...] = Field(min_length=1)
     telemetry: TelemetrySettings = TelemetrySettings()

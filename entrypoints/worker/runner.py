@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 class WorkerSettings(BaseModel):
-    """How the stream worker reads and retries."""
+    """Read and retry settings of the stream worker."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,7 +44,7 @@ class WorkerSettings(BaseModel):
         description="Event-time disorder tolerated between publishers before an event is late.",
     )
     retry_initial_s: float = Field(0.2, gt=0, description="First wait after a store failure.")
-    retry_max_s: float = Field(10.0, gt=0, description="Longest wait between retries.")
+    retry_max_s: float = Field(10.0, gt=0, description="Maximum wait between retries.")
     processed_retention_days: int = Field(
         40,
         ge=1,
@@ -174,7 +174,7 @@ class StreamWorker:
                     return True
                 if not waited:
                     log.warning(
-                        "worker %s waits: another worker holds the write lease",
+                        "worker %s is waiting: another worker has the write lease",
                         self._subscription.consumer,
                     )
                     waited = True
