@@ -34,6 +34,7 @@ def build_stream_worker(
         state,
         serving.online_store_writer(),
         serving.feature_history() if write_history else None,
+        apply_lock=apply_lock,
     )
     subscription = serving.event_stream().subscription(CONSUMER_GROUP, consumer)
-    return StreamWorker(subscription, processor, state, settings, apply_lock=apply_lock)
+    return StreamWorker(subscription, processor, state, settings)

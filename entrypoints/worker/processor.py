@@ -16,8 +16,10 @@ acknowledged without a second effect.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -86,7 +88,14 @@ class BatchProcessor:
         state: WorkerState,
         online_store: OnlineFeatureStore,
         history: FeatureHistory | None,
+        apply_lock: threading.Lock | None = None,
     ) -> None:
+        """``apply_lock``, when given, is held while the engine changes the state, so
+        that readers in the same process (the embedded decision service) never see
+        half an event."""
+        self._apply_lock: contextlib.AbstractContextManager[object] = (
+            apply_lock if apply_lock is not None else contextlib.nullcontext()
+        )
         self._feature_set = feature_set
         self._state = state
         self._online = online_store
@@ -184,6 +193,27 @@ class BatchProcessor:
         rows: list[HistoryRow] = []
         applied: list[Delivery] = []
         floor = self._floor
+        with self._apply_lock:
+            floor = self._apply(candidates, result, writes, rows, applied, floor)
+        self._online.write(writes)
+        if self._history is not None:
+            self._history.append(rows)
+        state.commit(_ids_by_day(applied), floor)
+        self._floor = floor
+        result.applied += len(applied)
+        result.acknowledge.extend(delivery.delivery_id for delivery in applied)
+        result.applied_up_to = floor
+
+    def _apply(
+        self,
+        candidates: list[Delivery],
+        result: BatchResult,
+        writes: list[FeatureWrite],
+        rows: list[HistoryRow],
+        applied: list[Delivery],
+        floor: int | None,
+    ) -> int | None:
+        """Apply the candidates in order; return the latest event time applied."""
         for index, delivery in enumerate(candidates):
             event = delivery.event
             assert event is not None  # malformed deliveries were set aside
@@ -210,14 +240,7 @@ class BatchProcessor:
             moment = event_time_of(event)
             floor = moment if floor is None else max(floor, moment)
             applied.append(delivery)
-        self._online.write(writes)
-        if self._history is not None:
-            self._history.append(rows)
-        state.commit(_ids_by_day(applied), floor)
-        self._floor = floor
-        result.applied += len(applied)
-        result.acknowledge.extend(delivery.delivery_id for delivery in applied)
-        result.applied_up_to = floor
+        return floor
 
     def _rejection(self, event: Transaction | FraudLabel, floor: int | None) -> str | None:
         """Return why an event cannot be applied, or None when it can."""

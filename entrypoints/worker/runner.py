@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -92,14 +91,8 @@ class StreamWorker:
         processor: BatchProcessor,
         lease: LeaseHolder,
         settings: WorkerSettings,
-        apply_lock: threading.Lock | None = None,
     ) -> None:
-        """``apply_lock``, when given, is held while a batch is applied, so that readers
-        in the same process (the embedded decision service) never see half a batch."""
         self._subscription = subscription
-        self._apply_lock: contextlib.AbstractContextManager[object] = (
-            apply_lock if apply_lock is not None else contextlib.nullcontext()
-        )
         self._processor = processor
         self._lease = lease
         self._settings = settings
@@ -215,8 +208,7 @@ class StreamWorker:
         """
         while True:
             try:
-                with self._apply_lock:
-                    result = self._processor.process(deliveries)
+                result = self._processor.process(deliveries)
                 for delivery, reason in result.dead_letters:
                     log.warning(
                         "dead-lettered entry %s (event %s): %s",
@@ -240,8 +232,7 @@ class StreamWorker:
                     deliveries[-1].delivery_id,
                 )
                 try:
-                    with self._apply_lock:
-                        self._processor.reset()
+                    self._processor.reset()
                 except Exception as reset_error:
                     log.error("worker %s stops: %s", self._subscription.consumer, reset_error)
                     return False
