@@ -279,6 +279,9 @@ def write_markdown(results: dict[str, object]) -> None:
         "",
         f"Online feature requests read 1 customer x {results['online_features']} features "
         "(every customer feature of the handbook set).",
+        "",
+        f"Degraded decisions (feature-state read over its 20 ms budget or failed): "
+        f"{results['degraded_decisions']:,.0f} of {results['decisions']:,.0f}.",
         end_mark,
     ]
     block = "\n".join(lines)
@@ -441,7 +444,9 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             run_locust(work, "features-target", "OnlineFeatureUser", "/v1/features/online", base_url, users, feature_rate, arguments.duration, locust_environment),
         ]  # fmt: skip
         metrics = httpx.get(f"{base_url}/metrics", timeout=10).text
-        (work / "metrics.txt").write_text(metrics, encoding="utf-8")
+        (work / f"metrics-{arguments.journal_sync}.txt").write_text(metrics, encoding="utf-8")
+        decided = _metric_total(metrics, "twinbank_decisions_total")
+        degraded = _metric_total(metrics, "twinbank_degraded_decisions_total")
     finally:
         processes.stop_all()
         with admin.begin() as connection:
@@ -458,6 +463,8 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         + " ".join(sys.argv[1:]),
         "worker": worker,
         "online_features": len(features),
+        "decisions": decided,
+        "degraded_decisions": degraded,
         "phases": [asdict(phase) for phase in phases],
     }
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
@@ -478,6 +485,15 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
     if not arguments.no_markdown:
         write_markdown(results)
         console.print(f"wrote the figures to {BENCHMARKS}")
+
+
+def _metric_total(exposition: str, name: str) -> float:
+    """Return the sum of a counter's samples over all label values."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
 
 
 def _pings(client: redis.Redis) -> bool:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.support.servers import postgres_url  # noqa: F401  (fixture)
+from tests.support.servers import postgres_schema_url  # noqa: F401  (fixture)
 from tests.support.tcp_proxy import TcpProxy
 from tests.unit.test_journal import record
 from twinbank.adapters.journal import (
@@ -43,9 +43,9 @@ def _rows(url: str) -> tuple[int, int]:
     return int(total), int(distinct)
 
 
-def test_outage_and_restart_lose_and_duplicate_nothing(tmp_path: Path, postgres_url: str):  # noqa: F811
+def test_outage_and_restart_lose_and_duplicate_nothing(tmp_path: Path, postgres_schema_url: str):  # noqa: F811
     proxy = TcpProxy("127.0.0.1", 5432)
-    url = _through(proxy, postgres_url)
+    url = _through(proxy, postgres_schema_url)
     folder = tmp_path / "journal"
 
     def start() -> tuple[DurableJournal, JournalForwarder]:
@@ -86,4 +86,4 @@ def test_outage_and_restart_lose_and_duplicate_nothing(tmp_path: Path, postgres_
     journal.close()
     proxy.close()
 
-    assert _rows(postgres_url) == (450, 450)
+    assert _rows(postgres_schema_url) == (450, 450)

@@ -58,7 +58,7 @@ def redis_prefix(real_redis: redis.Redis) -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def postgres_schema_url() -> Iterator[str]:
     """Return a URL whose connections use a fresh schema, dropped after the test."""
     schema = unique_name("pg").replace("-", "_")
     admin = create_engine(POSTGRES_URL)

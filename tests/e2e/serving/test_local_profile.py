@@ -35,10 +35,10 @@ def _through(proxy: TcpProxy, url: str, port: int) -> str:
     return url.replace(f"127.0.0.1:{port}", f"127.0.0.1:{proxy.port}")
 
 
-def _environment(redis_prefix: str, redis_url: str, postgres_url: str) -> dict[str, str]:
+def _environment(redis_prefix: str, redis_url: str, postgres_schema_url: str) -> dict[str, str]:
     return {
         "TWINBANK_REDIS_URL": redis_url,
-        "TWINBANK_POSTGRES_URL": postgres_url,
+        "TWINBANK_POSTGRES_URL": postgres_schema_url,
         "TWINBANK_FEATURE_PREFIX": f"{redis_prefix}:features",
         "TWINBANK_EVENT_STREAM": f"{redis_prefix}:events",
         "TWINBANK_WORKER_LEASE_MS": "2000",
@@ -52,8 +52,8 @@ def _wait_until(condition, what: str, seconds: float = 30.0) -> None:
         time.sleep(0.05)
 
 
-def _audit_rows(postgres_url: str) -> tuple[int, int]:
-    engine = create_engine(postgres_url)
+def _audit_rows(postgres_schema_url: str) -> tuple[int, int]:
+    engine = create_engine(postgres_schema_url)
     try:
         with engine.connect() as connection:
             total, distinct = connection.execute(
@@ -89,9 +89,9 @@ def _decide(client: httpx.Client, transaction_id: int, **changes: object) -> tup
 
 
 def test_decisions_flow_through_redis_and_postgres(
-    model_artifact: Path, redis_prefix: str, postgres_url: str, tmp_path: Path
+    model_artifact: Path, redis_prefix: str, postgres_schema_url: str, tmp_path: Path
 ):
-    environment = _environment(redis_prefix, REDIS_URL, postgres_url)
+    environment = _environment(redis_prefix, REDIS_URL, postgres_schema_url)
     worker = ManagedProcess(
         ["worker", "--profile", "local", "--consumer", "flow", "--block-ms", "50"],
         environment,
@@ -122,7 +122,7 @@ def test_decisions_flow_through_redis_and_postgres(
             second, _ = _decide(client, 2, customer_id=900, amount=30.0)
         assert second["features"]["CUSTOMER_ID_NB_TX_1DAY_WINDOW"] == 2.0
         assert second["features"]["CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW"] == 20.0
-        _wait_until(lambda: _audit_rows(postgres_url) == (2, 2), "audit rows in PostgreSQL")
+        _wait_until(lambda: _audit_rows(postgres_schema_url) == (2, 2), "audit rows in PostgreSQL")
     finally:
         service.terminate()
         worker.terminate()
@@ -131,11 +131,13 @@ def test_decisions_flow_through_redis_and_postgres(
 def test_redis_outage_degrades_decisions_within_budget(
     model_artifact: Path,
     redis_prefix: str,
-    postgres_url: str,
+    postgres_schema_url: str,
     redis_proxy: TcpProxy,
     tmp_path: Path,
 ):
-    environment = _environment(redis_prefix, _through(redis_proxy, REDIS_URL, 6379), postgres_url)
+    environment = _environment(
+        redis_prefix, _through(redis_proxy, REDIS_URL, 6379), postgres_schema_url
+    )
     # A 50 ms lookup budget, not the default 20 ms: test machines run loaded, and a
     # healthy read that misses its budget would read as degraded here.
     config = write_config(
@@ -178,12 +180,12 @@ def test_redis_outage_degrades_decisions_within_budget(
 def test_audit_outage_buffers_records_on_disk(
     model_artifact: Path,
     redis_prefix: str,
-    postgres_url: str,
+    postgres_schema_url: str,
     postgres_proxy: TcpProxy,
     tmp_path: Path,
 ):
     environment = _environment(
-        redis_prefix, REDIS_URL, _through(postgres_proxy, postgres_url, 5432)
+        redis_prefix, REDIS_URL, _through(postgres_proxy, postgres_schema_url, 5432)
     )
     config = write_config(tmp_path, model_artifact)
     service = ServiceProcess(config, "local", environment, tmp_path / "service-1.log")
@@ -191,7 +193,7 @@ def test_audit_outage_buffers_records_on_disk(
         with service.client(DECIDE_KEY) as client:
             for transaction_id in range(1, 11):
                 _decide(client, transaction_id, customer_id=1000 + transaction_id)
-            _wait_until(lambda: _audit_rows(postgres_url) == (10, 10), "the first records")
+            _wait_until(lambda: _audit_rows(postgres_schema_url) == (10, 10), "the first records")
 
             postgres_proxy.cut()
             for transaction_id in range(11, 61):
@@ -212,7 +214,7 @@ def test_audit_outage_buffers_records_on_disk(
             for transaction_id in range(61, 71):
                 _decide(client, transaction_id, customer_id=1000 + transaction_id)
             _decide(client, 5, customer_id=1005)  # a retry of an already recorded decision
-            assert _audit_rows(postgres_url) == (10, 10)
+            assert _audit_rows(postgres_schema_url) == (10, 10)
 
             postgres_proxy.restore()
             _wait_until(
@@ -224,4 +226,4 @@ def test_audit_outage_buffers_records_on_disk(
             )
     finally:
         restarted.terminate()
-    assert _audit_rows(postgres_url) == (70, 70)
+    assert _audit_rows(postgres_schema_url) == (70, 70)

@@ -51,7 +51,7 @@ def _wait(condition, what: str, worker: ManagedProcess, seconds: float = 120.0) 
 
 
 def test_sigkilled_worker_restarts_to_exact_features(
-    real_redis: redis.Redis, redis_prefix: str, postgres_url: str, tmp_path: Path
+    real_redis: redis.Redis, redis_prefix: str, postgres_schema_url: str, tmp_path: Path
 ):
     transactions, labels, events = _events()
     stream = RedisEventStream(real_redis, f"{redis_prefix}:events")
@@ -60,7 +60,7 @@ def test_sigkilled_worker_restarts_to_exact_features(
     observer = stream.subscription(CONSUMER_GROUP, "observer")
     environment = {
         "TWINBANK_REDIS_URL": REDIS_URL,
-        "TWINBANK_POSTGRES_URL": postgres_url,
+        "TWINBANK_POSTGRES_URL": postgres_schema_url,
         "TWINBANK_FEATURE_PREFIX": f"{redis_prefix}:features",
         "TWINBANK_EVENT_STREAM": f"{redis_prefix}:events",
         "TWINBANK_WORKER_LEASE_MS": "2000",
@@ -82,7 +82,7 @@ def test_sigkilled_worker_restarts_to_exact_features(
     assert real_redis.xlen(f"{redis_prefix}:events:dead-letters") == 0
 
     expected = batch_values(FEATURES, EventHistory(transactions, labels))
-    history = SqlFeatureHistory.from_url(postgres_url)
+    history = SqlFeatureHistory.from_url(postgres_schema_url)
     online = RedisOnlineFeatureStore(real_redis, f"{redis_prefix}:features")
     names = FEATURES.names
     latest: dict[tuple[str, int], dict[str, float | None]] = {}
