@@ -77,9 +77,12 @@ class ServingCluster:
         self._enqueue(arrival, service, record)
 
     def advance(self, until: float) -> None:
-        """Start every waiting request whose replica frees up at or before ``until``."""
+        """Start every waiting request whose replica frees up at or before ``until``, and
+        drop those whose queue timeout has passed by then."""
         if self._queue:
             self._dispatch(until)
+            # What still waits starts after ``until``, so a deadline before it is missed.
+            self._purge_expired(until)
         elif self._draining:
             self._retire_idle_draining(until)
 

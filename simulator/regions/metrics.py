@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 # Fields of a served request's record, in order (see ``RegionalTwin.advance``).
-ARRIVAL, ORIGIN, HOME, REGION, NETWORK, SERVICE, FLAGS, TAG, STALENESS = range(9)
-FIELDS = 9
+ARRIVAL, ORIGIN, HOME, REGION, NETWORK, SERVICE, FLAGS, TAG, STALENESS, SOURCE = range(10)
+FIELDS = 10
 
 # Bits of FLAGS.
 FEATURES_REMOTE = 1
@@ -116,8 +116,10 @@ class TwinMetrics:
         self.staleness_sum = np.zeros(shape)
         self.staleness_max = np.zeros(shape)
 
-        # Residency: served requests by home jurisdiction and serving region.
+        # Residency: served requests by home jurisdiction and serving region, and feature
+        # reads by home jurisdiction and the region whose feature store was read.
         self.served_by_home = np.zeros((jurisdictions, regions), dtype=np.int64)
+        self.features_read_by_home = np.zeros((jurisdictions, regions), dtype=np.int64)
 
     def bucket_of(self, times: npt.NDArray[np.float64]) -> npt.NDArray[np.int64]:
         return np.minimum((times / self.bucket_seconds).astype(np.int64), self.buckets - 1)
@@ -175,10 +177,16 @@ class TwinMetrics:
         by_region.add(self.staleness_sum, ones * staleness)
         if sign > 0:
             np.maximum.at(self.staleness_max, (region, by_origin.bucket), staleness)
-        homes = columns[:, HOME].astype(np.int64) * self.served.shape[0] + region
+        home = columns[:, HOME].astype(np.int64)
+        regions = self.served.shape[0]
         self.served_by_home += sign * np.bincount(
-            homes, minlength=self.served_by_home.size
+            home * regions + region, minlength=self.served_by_home.size
         ).reshape(self.served_by_home.shape)
+        source = columns[:, SOURCE].astype(np.int64)
+        read = source >= 0
+        self.features_read_by_home += sign * np.bincount(
+            home[read] * regions + source[read], minlength=self.features_read_by_home.size
+        ).reshape(self.features_read_by_home.shape)
         return latency
 
     def add_unserved(self, records: list[tuple[float, int, int, int]]) -> None:

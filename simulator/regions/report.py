@@ -273,28 +273,37 @@ def _feature_sync(result: MultiRegionResult) -> dict[str, Any]:
 
 
 def _residency(result: MultiRegionResult) -> dict[str, Any]:
+    metrics = result.twin.metrics
+    served, served_outside = _by_home(result, metrics.served_by_home)
+    _, read_outside = _by_home(result, metrics.features_read_by_home)
+    return {
+        "rules": result.scenario.residency,
+        "served_by_home_jurisdiction": served,
+        "served_outside_allowed_jurisdictions": served_outside,
+        "features_read_outside_allowed_jurisdictions": read_outside,
+        "rejected_for_residency": int(metrics.unserved[Unserved.RESIDENCY_REJECTED].sum()),
+    }
+
+
+def _by_home(
+    result: MultiRegionResult, matrix: npt.NDArray[np.int64]
+) -> tuple[dict[str, dict[str, int]], int]:
+    """Return a (home jurisdiction, region) count matrix by name, and the count of
+    cells that residency forbids."""
     policy = result.policy
-    matrix = result.twin.metrics.served_by_home
-    violations = 0
-    served: dict[str, dict[str, int]] = {}
+    outside = 0
+    named: dict[str, dict[str, int]] = {}
     for home_index, home in enumerate(policy.jurisdictions):
         row = {}
         for region_index, region in enumerate(policy.regions):
             count = int(matrix[home_index, region_index])
             if count:
                 row[region.name] = count
-            if count and not policy.residency.permits(home, region.jurisdiction):
-                violations += count
+                if not policy.residency.permits(home, region.jurisdiction):
+                    outside += count
         if row:
-            served[home] = row
-    return {
-        "rules": result.scenario.residency,
-        "served_by_home_jurisdiction": served,
-        "served_outside_allowed_jurisdictions": violations,
-        "rejected_for_residency": int(
-            result.twin.metrics.unserved[Unserved.RESIDENCY_REJECTED].sum()
-        ),
-    }
+            named[home] = row
+    return named, outside
 
 
 def _timeline(result: MultiRegionResult) -> dict[str, Any]:

@@ -189,7 +189,7 @@ class MultiRegionRun:
             self._rngs[_SERVICE],
             None if model is None else model.calibration_seconds,
         )
-        arrivals, expected = self._arrivals()
+        arrivals, expected = self.arrivals()
         injected: InjectedRequests | None = None
         desk: FraudDesk | None = None
         log: DecisionLog | None = None
@@ -248,7 +248,8 @@ class MultiRegionRun:
 
     # -- helpers --------------------------------------------------------------------------
 
-    def _arrivals(self) -> tuple[GeneratedArrivals | ReplayedArrivals, float | None]:
+    def arrivals(self) -> tuple[GeneratedArrivals | ReplayedArrivals, float | None]:
+        """Return a fresh arrival source of the run and the expected number of arrivals."""
         scenario = self._scenario
         policy = self.policy
         if self._traffic_file is not None:

@@ -237,7 +237,7 @@ def read_traffic_file(spec: ReplayedTraffic, regions: Sequence[str], horizon: fl
     if bad.any():
         row = int(np.flatnonzero(bad)[0])
         raise InvalidTrafficFile(
-            f"{path}: column 'offset_seconds', row {row}: {frame['offset_seconds'].iloc[row]!r} "
+            f"{path}: column 'offset_seconds', row {row}: {frame['offset_seconds'].tolist()[row]!r} "
             f"is not a number of seconds in [0, {horizon:g}) (the scenario's horizon)"
         )
     origins = frame["origin"].astype(str).to_numpy(dtype=object)

@@ -29,7 +29,16 @@ from .autoscaler import Deployment
 from .balancer import GlobalLoadBalancer
 from .cluster import Drop, ServingCluster
 from .faults import FaultSchedule
-from .metrics import FEATURES_REMOTE, FEATURES_UNAVAILABLE, SERVICE, TAG, TwinMetrics, Unserved
+from .metrics import (
+    FEATURES_REMOTE,
+    FEATURES_UNAVAILABLE,
+    FLAGS,
+    REGION,
+    SERVICE,
+    TAG,
+    TwinMetrics,
+    Unserved,
+)
 from .scenario import MultiRegionScenario
 from .service import ServiceTimes
 from .specs import RegionSpec
@@ -379,6 +388,7 @@ class RegionalTwin:
                 unserved.append((arrival, origin, Unserved.REGION_UNREACHABLE, 0, tag))
                 continue
             flags = 0
+            source = target
             if region.feature_store_up:
                 service = services[index - 1] * region.speed + region.lookup + overhead
                 fresh = staleness[target]
@@ -406,6 +416,7 @@ class RegionalTwin:
                     flags,
                     tag,
                     fresh,
+                    source,
                 ),
             )
         return index
@@ -481,8 +492,8 @@ class RegionalTwin:
                     tag,
                     starts[position] + record[SERVICE],
                     float(latency[position]),
-                    record[3],
-                    record[6],
+                    record[REGION],
+                    record[FLAGS],
                 )
 
 
