@@ -3,7 +3,7 @@ of a request costs, and a SimPy baseline measured in the same run.
 
 The headline workload is one simulated hour at 1,000 requests per second across three
 regions (us-east-1, eu-west-1, ap-southeast-1) with a 20-minute region outage, Route 53
-failover and autoscaling, as in scenarios/region-outage.yaml but without its fraud
+failover and autoscaling. It is scenarios/region-outage.yaml without its fraud
 section, so that it measures the twin alone. Service times are lognormal with the
 median and p99 of the core's measured single-decision time on this machine.
 

@@ -11,8 +11,9 @@ failover.
 The same policy chooses where a replica reads a customer's features from when its own
 feature store is down, with "healthy" meaning "feature store available".
 
-Hot paths call ``route_index`` with integer indices and a bitmask of healthy regions
-(bit ``i`` set when region ``i`` is healthy); ``route`` is the same decision by name.
+Hot paths call ``route_index`` with integer indices and a bitmask of healthy regions,
+in which bit ``i`` is set when region ``i`` is healthy. ``route`` makes the same
+decision by name.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ class InvalidTopology(ValueError):
 
 
 class Rejection(StrEnum):
-    """Why a request was not routed to any region."""
+    """The reason a request was not routed to any region."""
 
     # A healthy region exists, but only outside the customer's allowed jurisdictions.
     RESIDENCY = "RESIDENCY"
@@ -245,7 +246,7 @@ class RoutingPolicy:
             for value in row:
                 if not math.isfinite(value) or value < 0:
                     raise InvalidTopology(
-                        f"round-trip matrix row {index} ({self._regions[index].name}) holds "
+                        f"round-trip matrix row {index} ({self._regions[index].name}) contains "
                         f"{value!r}; times must be finite and >= 0 ms"
                     )
             rows.append(tuple(float(value) for value in row))

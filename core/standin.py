@@ -1,10 +1,11 @@
 """Stand-in decisions: what the issuer decides when the fraud model's decision is not
 available in time.
 
-Card networks let an issuer's authorization switch decide on its own ("stand-in
-processing") when its fraud service does not answer within the authorization window:
-the switch approves payments up to a floor limit and declines larger ones. The twin
-applies this rule to every request that was rejected, failed, timed out or could not
+When an issuer cannot answer an authorization in time, card networks can decide on
+its behalf within limits the issuer set ("stand-in processing"), and an issuer's own
+switch can fall back to simple rules when its fraud scoring is late. The twin models
+both with one rule: approve payments up to a floor limit, decline larger ones. It
+applies the rule to every request that was rejected, failed, timed out or could not
 read its features, so that faults show up in the fraud outcomes.
 """
 
@@ -18,7 +19,7 @@ from .decisions import Outcome
 
 
 class StandInCause(StrEnum):
-    """Why the model's decision was not used."""
+    """The reason the model's decision was not used."""
 
     RESIDENCY_REJECTED = "RESIDENCY_REJECTED"
     NO_HEALTHY_REGION = "NO_HEALTHY_REGION"

@@ -1,8 +1,8 @@
 """The serving deployment of a region: replica restarts and the horizontal autoscaler.
 
 The autoscaler follows the Kubernetes horizontal pod autoscaler's algorithm on one
-metric, replica utilization (the share of time replicas spent serving over the last
-sync period; like CPU utilization it cannot exceed 100 %):
+metric, replica utilization. Utilization is the share of time replicas spent serving
+over the last sync period, and like CPU utilization it cannot exceed 100 %. Then:
 
 * recommendation = ceil(ready replicas * utilization / target), unless
   |utilization / target - 1| is within the tolerance, then the current count;

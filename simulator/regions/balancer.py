@@ -2,7 +2,7 @@
 
 One logical health checker probes each region's endpoint every ``interval`` seconds
 from ``first_probe_seconds`` on. A probe fails when the region is unreachable or its
-load balancer has no replica to forward to; a probe at the instant an outage starts
+load balancer has no replica to forward to. A probe at the instant an outage starts
 still passes. After ``failure_threshold`` consecutive failures the region is marked
 unhealthy, after as many consecutive passes healthy again. So an outage that starts
 at a probe instant, or just after it, is detected ``interval * failure_threshold``

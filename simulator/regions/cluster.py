@@ -4,9 +4,9 @@ that each serve one request at a time (an M/G/c queue whose c changes).
 The cluster is a discrete-event model that schedules no event per request. It keeps
 each replica's next free instant in a heap and the waiting requests in a FIFO queue,
 and it dispatches a waiting request only up to the instant it has been advanced to.
-Requests arrive in time order through ``admit``; a control event at instant t
-(scaling, a crash, an outage) first calls ``advance(t)`` and then sees exactly the
-replicas busy at t and the requests still waiting at t. First come, first served
+Requests arrive in time order through ``admit``. A control event at instant t
+(scaling, a crash, an outage) first calls ``advance(t)``, and then the cluster holds
+exactly the replicas busy at t and the requests still waiting at t. First come, first served
 with the earliest free replica is the same rule as SimPy's FIFO ``Store`` of idle
 replicas, and ``reference.SimpyServingCluster`` implements it that way; a test checks
 that both give every request the same start.
@@ -21,7 +21,7 @@ from typing import Any
 
 
 class Drop(IntEnum):
-    """Why the cluster did not serve an admitted request."""
+    """The reason the cluster did not serve an admitted request."""
 
     QUEUE_FULL = 1
     QUEUE_TIMEOUT = 2

@@ -2,9 +2,9 @@
 detection time that health-check settings imply.
 
 ``mmc_scenario`` builds a one-region scenario that is an M/M/c queue (Poisson
-arrivals, exponential service, c replicas, no autoscaling, no network, no deadline);
+arrivals, exponential service, c replicas, no autoscaling, no network, no deadline).
 ``waiting_estimates`` reads the probability of waiting and the mean wait from a run
-with batch means: the horizon is cut into equal batches, the first ones are dropped
+with batch means. The horizon is cut into equal batches, the first ones are dropped
 as warm-up, and the spread of the batch averages gives a Student-t confidence
 interval. Batches of thousands of service times are long enough for their averages
 to be close to independent.

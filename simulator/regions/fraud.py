@@ -10,11 +10,11 @@ regions. Each one is routed, queued and served like every other request:
   timestamp, labels revealed before it applied), exactly as the replay twin does;
 * when a replica finishes serving it, the core decides it (``DecisionService``) and
   logs the record, unless the replica had no features, which means the stand-in rule;
-* a request that was rejected, failed, timed out in a queue or answered after the
+* a request that was rejected, failed, timed out in a queue or served after the
   authorization window gets the issuer's stand-in decision instead.
 
 Features and scores are those of the transaction's own time, so a decided request
-gets the score that batch scoring gives it offline; the run checks this.
+gets the score that batch scoring gives it offline. The report checks this.
 """
 
 from __future__ import annotations

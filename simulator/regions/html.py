@@ -179,38 +179,13 @@ def _failover_figure(report: dict[str, Any]) -> Figure:
     ticks, labels = [], []
     for row, name in enumerate(reversed(regions)):
         base = row * 4
-        for fault in report["faults"]:
-            if fault["region"] not in (name, None):
-                continue
-            width = max((fault["end_seconds"] - fault["start_seconds"]) / 60, horizon / 300)
-            axis.broken_barh(
-                [(fault["start_seconds"] / 60, width)],
-                (base + 2.1, 0.8),
-                facecolors=FAULT_COLOURS.get(fault["kind"], "#999"),
-            )
         unhealthy = _unhealthy_spans(report, name, horizon)
-        axis.broken_barh([(0, horizon)], (base + 1.1, 0.8), facecolors="#2ca02c", alpha=0.35)
-        axis.broken_barh(
-            [(start, end - start) for start, end in unhealthy],
-            (base + 1.1, 0.8),
-            facecolors="#d62728",
-        )
-        axis.broken_barh([(0, horizon)], (base + 0.1, 0.8), facecolors="#2ca02c", alpha=0.35)
-        for start, end in unhealthy:
-            away_start = min(start + ttl, horizon)
-            axis.broken_barh(
-                [(away_start, max(0.0, end - away_start))], (base + 0.1, 0.8), facecolors="#d62728"
-            )
-            for begin in (start, end):
-                axis.broken_barh(
-                    [(begin, min(ttl, horizon - begin))],
-                    (base + 0.1, 0.8),
-                    facecolors="white",
-                    edgecolors="#555",
-                    hatch="///",
-                )
+        _traffic_lane(axis, base + 0.1, unhealthy, ttl, horizon)
+        _balancer_lane(axis, base + 1.1, unhealthy, horizon)
+        _fault_lane(axis, base + 2.1, report, name, horizon)
         ticks += [base + 0.5, base + 1.5, base + 2.5]
         labels += [f"{name}: client traffic", f"{name}: balancer view", f"{name}: faults"]
+
     axis.set_yticks(ticks, labels, fontsize=8)
     axis.set_xlim(0, horizon)
     axis.set_xlabel(
@@ -226,6 +201,50 @@ def _failover_figure(report: dict[str, Any]) -> Figure:
         axis.legend(handles=handles, fontsize=8, loc="upper right")
     figure.tight_layout()
     return figure
+
+
+def _traffic_lane(
+    axis: Any, bottom: float, unhealthy: list[tuple[float, float]], ttl: float, horizon: float
+) -> None:
+    """Routed here (green), routed away (red), and one TTL of moving traffic (hatched)."""
+    axis.broken_barh([(0, horizon)], (bottom, 0.8), facecolors="#2ca02c", alpha=0.35)
+    for start, end in unhealthy:
+        away_start = min(start + ttl, horizon)
+        axis.broken_barh(
+            [(away_start, max(0.0, end - away_start))], (bottom, 0.8), facecolors="#d62728"
+        )
+        for begin in (start, end):
+            axis.broken_barh(
+                [(begin, min(ttl, horizon - begin))],
+                (bottom, 0.8),
+                facecolors="white",
+                edgecolors="#555",
+                hatch="///",
+            )
+
+
+def _balancer_lane(
+    axis: Any, bottom: float, unhealthy: list[tuple[float, float]], horizon: float
+) -> None:
+    axis.broken_barh([(0, horizon)], (bottom, 0.8), facecolors="#2ca02c", alpha=0.35)
+    axis.broken_barh(
+        [(start, end - start) for start, end in unhealthy], (bottom, 0.8), facecolors="#d62728"
+    )
+
+
+def _fault_lane(
+    axis: Any, bottom: float, report: dict[str, Any], region: str, horizon: float
+) -> None:
+    for fault in report["faults"]:
+        if fault["region"] not in (region, None):
+            continue
+        # Instant faults (crashes) get a sliver of width so that they show.
+        width = max((fault["end_seconds"] - fault["start_seconds"]) / 60, horizon / 300)
+        axis.broken_barh(
+            [(fault["start_seconds"] / 60, width)],
+            (bottom, 0.8),
+            facecolors=FAULT_COLOURS.get(fault["kind"], "#999"),
+        )
 
 
 def _staleness_figure(report: dict[str, Any], timeline: dict[str, Any]) -> Figure:

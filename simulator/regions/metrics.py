@@ -3,7 +3,7 @@
 The request loop appends plain tuples; ``TwinMetrics`` turns them into counts with
 numpy once per chunk. A request counts in the bucket of its arrival. Latencies go
 into log-spaced histograms (5 % bins per bucket, 1 % bins per region over the whole
-run), so percentiles are exact to within half a bin; sums of waits and latencies are
+run), so percentiles are exact to within half a bin. Sums of waits and latencies are
 exact.
 """
 
@@ -27,7 +27,7 @@ FEATURES_UNAVAILABLE = 2
 
 
 class Unserved(IntEnum):
-    """Why a request got no answer from any replica; values index count arrays."""
+    """The reason a request got no response from a replica; values index count arrays."""
 
     RESIDENCY_REJECTED = 0
     NO_HEALTHY_REGION = 1
@@ -190,7 +190,7 @@ class TwinMetrics:
         return latency
 
     def add_unserved(self, records: list[tuple[float, int, int, int]]) -> None:
-        """Count requests that got no answer: ``(arrival, origin, cause, counted)``.
+        """Count requests that got no response: ``(arrival, origin, cause, counted)``.
 
         ``counted`` is 1 when the request was already counted as served and taken back.
         """

@@ -1,8 +1,8 @@
 """The regional serving cluster built from SimPy primitives, one process per request.
 
-Replicas are tokens in a FIFO ``simpy.Store`` of idle replicas; a request process
+Replicas are tokens in a FIFO ``simpy.Store`` of idle replicas. A request process
 takes the first idle replica (waiting in line when there is none, up to the queue
-timeout), holds it for its service time and returns it. This is the textbook SimPy
+timeout), keeps it for its service time and returns it. This is the textbook SimPy
 model of a multi-server queue. It is the reference that ``cluster.ServingCluster``
 must reproduce request by request, and the baseline of the twin's benchmark; the twin
 itself uses ``ServingCluster`` because scheduling several SimPy events per request

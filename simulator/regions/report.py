@@ -349,14 +349,6 @@ def _timeline(result: MultiRegionResult) -> dict[str, Any]:
 def _fraud(result: MultiRegionResult, fraud: FraudResult) -> dict[str, Any]:
     desk = fraud.desk
     model = fraud.model
-    dataset = model.dataset
-    rows = slice(model.window.first, model.window.last)
-    labels = dataset.is_fraud[rows] if dataset.is_fraud is not None else None
-    amounts = dataset.amount[rows]
-    final = desk.final
-    offline = fraud.offline_outcomes
-    approve = OUTCOME_CODE[OUTCOMES[0]]
-    decided = desk.fates == MODEL
     scored = ~np.isnan(desk.scores)
     window_days = (model.window.end_ns - model.window.start_ns) / 86_400e9
     section: dict[str, Any] = {
@@ -375,37 +367,52 @@ def _fraud(result: MultiRegionResult, fraud: FraudResult) -> dict[str, Any]:
         "warm_up_transactions": fraud.warm_up_transactions,
         "fates": {FATES[code]: int((desk.fates == code).sum()) for code in range(len(FATES))},
         "outcomes": {
-            "twin": _outcome_counts(final),
-            "without_faults": _outcome_counts(offline),
+            "twin": _outcome_counts(desk.final),
+            "without_faults": _outcome_counts(fraud.offline_outcomes),
         },
         "twin_scores_equal_offline": bool(
             np.allclose(desk.scores[scored], fraud.offline_scores[scored], rtol=0, atol=1e-6)
         ),
-        "decided_by_model": int(decided.sum()),
+        "decided_by_model": int((desk.fates == MODEL).sum()),
         "decision_log": {"records": fraud.decisions_logged},
         "stand_in": result.scenario.fraud.stand_in.model_dump() if result.scenario.fraud else None,
     }
-    if labels is not None:
-        flagged = final != approve
-        flagged_offline = offline != approve
-        section["fraud"] = {
-            "frauds": int(labels.sum()),
-            "caught": {
-                "twin": int((flagged & labels).sum()),
-                "without_faults": int((flagged_offline & labels).sum()),
-            },
-            "missed_because_of_faults": int((flagged_offline & ~flagged & labels).sum()),
-            "caught_only_by_stand_in": int((~flagged_offline & flagged & labels).sum()),
-            "false_positives": {
-                "twin": int((flagged & ~labels).sum()),
-                "without_faults": int((flagged_offline & ~labels).sum()),
-            },
-            "approved_fraud_amount": {
-                "twin": round(float(amounts[~flagged & labels].sum()), 2),
-                "without_faults": round(float(amounts[~flagged_offline & labels].sum()), 2),
-            },
-        }
+    dataset = model.dataset
+    if dataset.is_fraud is not None:
+        rows = slice(model.window.first, model.window.last)
+        section["fraud"] = _fraud_counts(
+            dataset.is_fraud[rows], dataset.amount[rows], desk.final, fraud.offline_outcomes
+        )
     return section
+
+
+def _fraud_counts(
+    labels: npt.NDArray[np.bool_],
+    amounts: npt.NDArray[np.float64],
+    final: npt.NDArray[np.int8],
+    offline: npt.NDArray[np.int8],
+) -> dict[str, Any]:
+    """Compare flagged frauds (step-up or decline) in the twin with the model alone."""
+    approve = OUTCOME_CODE[OUTCOMES[0]]
+    flagged = final != approve
+    flagged_offline = offline != approve
+    return {
+        "frauds": int(labels.sum()),
+        "caught": {
+            "twin": int((flagged & labels).sum()),
+            "without_faults": int((flagged_offline & labels).sum()),
+        },
+        "missed_because_of_faults": int((flagged_offline & ~flagged & labels).sum()),
+        "caught_only_by_stand_in": int((~flagged_offline & flagged & labels).sum()),
+        "false_positives": {
+            "twin": int((flagged & ~labels).sum()),
+            "without_faults": int((flagged_offline & ~labels).sum()),
+        },
+        "approved_fraud_amount": {
+            "twin": round(float(amounts[~flagged & labels].sum()), 2),
+            "without_faults": round(float(amounts[~flagged_offline & labels].sum()), 2),
+        },
+    }
 
 
 def _performance(result: MultiRegionResult) -> dict[str, Any]:

@@ -104,9 +104,12 @@ class MultiRegionRun:
         decision_log: Callable[[], DecisionLog] | None = None,
         scratch_log: Callable[[], DecisionLog] | None = None,
     ) -> None:
-        """The fraud collaborators (``transactions`` to ``scratch_log``) are needed only
+        """Keep the run's collaborators.
+
+        The fraud collaborators (``transactions`` to ``scratch_log``) are needed only
         when the scenario has a fraud section. ``decision_log`` is called when the twin
-        starts, so a run that fails while training leaves no database behind."""
+        starts, so a run that fails while training leaves no database behind.
+        """
         self._scenario = scenario
         self._stopwatch = stopwatch
         self._traffic_file = traffic_file
@@ -134,6 +137,8 @@ class MultiRegionRun:
         fraud = self._scenario.fraud
         if fraud is None:
             return None
+
+        # The model trains exactly as a replay scenario's model does.
         dataset = self._require(self._transactions, "transactions")
         replay = Scenario(
             name=self._scenario.name,
@@ -146,15 +151,17 @@ class MultiRegionRun:
         trained = run_factory(
             scenario=replay, dataset=dataset, trainer=self._require(self._trainer, "trainer")
         ).train()
+
         protocol = trained.protocol
         window = test_period_window(dataset, protocol.test_start_day, protocol.test_end_day)
         if len(window) == 0:
             raise ValueError(
                 f"{dataset.description}: the test period after training (epoch days "
-                f"{protocol.test_start_day} to {protocol.test_end_day - 1}) holds no "
+                f"{protocol.test_start_day} to {protocol.test_end_day - 1}) contains no "
                 "transactions to submit through the twin; choose an earlier "
                 "fraud.model.training.training_start"
             )
+
         label_delay_ns = days(fraud.label_delay_days)
         calibration = None
         if isinstance(self._scenario.serving.service_time, CalibratedServiceTime):
@@ -182,6 +189,8 @@ class MultiRegionRun:
         progress: Callable[[float], None] | None = None,
         warm_up_progress: Callable[[int], None] | None = None,
     ) -> MultiRegionResult:
+        """Run the twin over the horizon; with a fraud model, feed its history first
+        and submit its test period's transactions through the twin."""
         scenario = self._scenario
         started = self._stopwatch.ticks_ns()
         service_times = ServiceTimes(
@@ -190,6 +199,7 @@ class MultiRegionRun:
             None if model is None else model.calibration_seconds,
         )
         arrivals, expected = self.arrivals()
+
         injected: InjectedRequests | None = None
         desk: FraudDesk | None = None
         log: DecisionLog | None = None
@@ -205,6 +215,7 @@ class MultiRegionRun:
                 self._traffic_weights(),
                 scenario.seed,
             )
+
         prepared = self._stopwatch.ticks_ns()
         rate = (expected or 1_000.0) / scenario.horizon_seconds
         twin = RegionalTwin(
@@ -222,6 +233,7 @@ class MultiRegionRun:
         if desk is not None:
             twin.costs.decisions_ns = desk.busy_ns
             twin.costs.requests_ns -= desk.arrival_ns
+
         fraud = None
         if model is not None and desk is not None and log is not None:
             log.flush()
@@ -234,6 +246,7 @@ class MultiRegionRun:
                 model.label_delay_ns,
             )
             fraud = FraudResult(model, desk, scores, outcomes, log.count(), warm_up)
+
         finished = self._stopwatch.ticks_ns()
         return MultiRegionResult(
             scenario=scenario,
@@ -249,7 +262,8 @@ class MultiRegionRun:
     # -- helpers --------------------------------------------------------------------------
 
     def arrivals(self) -> tuple[GeneratedArrivals | ReplayedArrivals, float | None]:
-        """Return a fresh arrival source of the run and the expected number of arrivals."""
+        """Return an arrival source that draws from the run's traffic seed, and the
+        expected number of arrivals."""
         scenario = self._scenario
         policy = self.policy
         if self._traffic_file is not None:

@@ -31,10 +31,10 @@ from .specs import (
 )
 
 # Round-trip times in ms between AWS regions, used when a scenario gives no matrix.
-# They are estimates of the order that public inter-region ping measurements report;
-# measured values move with date and path (a 2017 table, "Latency Between AWS Global
-# Regions", lists about 81, 217 and 239 ms for the same three pairs), so replace them
-# with your own measurements where they matter.
+# They are estimates of the order that public inter-region ping measurements report.
+# Measured values move with date and path: a 2017 table, "Latency Between AWS Global
+# Regions", lists about 81, 217 and 239 ms for the same three pairs. Replace them with
+# your own measurements where they matter.
 DEFAULT_ROUND_TRIP_MS = {
     frozenset({"us-east-1", "eu-west-1"}): 70.0,
     frozenset({"us-east-1", "ap-southeast-1"}): 212.0,
@@ -97,15 +97,19 @@ class MultiRegionScenario(StrictSpec):
 
     @model_validator(mode="after")
     def _cross_references(self) -> MultiRegionScenario:
+        """Check what no single field can: names that refer to other fields, and limits
+        that depend on the horizon."""
         problems: Problems = []
         names = [region.name for region in self.regions]
         for index, name in enumerate(names):
             if names.index(name) != index:
                 problems.append((("regions", index, "name"), "repeats an earlier region", name))
+
         known = set(names)
         problems += self._round_trip_problems(known)
         problems += self._traffic_problems(known)
         problems += self._fault_problems(known)
+
         if isinstance(self.serving.service_time, CalibratedServiceTime) and self.fraud is None:
             problems.append(
                 (
@@ -115,6 +119,7 @@ class MultiRegionScenario(StrictSpec):
                     "calibrated",
                 )
             )
+
         buckets = self.horizon_seconds / self.report.bucket_seconds
         if buckets > MAX_BUCKETS:
             problems.append(
@@ -125,6 +130,7 @@ class MultiRegionScenario(StrictSpec):
                     self.report.bucket_seconds,
                 )
             )
+
         if problems:
             raise FieldProblems(problems)
         return self

@@ -225,7 +225,7 @@ ServiceTimeSpec = Annotated[
 
 
 class ServingSpec(StrictSpec):
-    """How one replica serves a request, and the deadlines and targets around it."""
+    """Service of one request by a replica, and the deadlines and targets around it."""
 
     service_time: ServiceTimeSpec = Field(
         default_factory=lambda: CalibratedServiceTime(kind="calibrated")
@@ -234,13 +234,13 @@ class ServingSpec(StrictSpec):
         0.0, ge=0.0, description="Added to every service time (parsing, serialization)."
     )
     authorization_window_ms: float = Field(
-        100.0, gt=0.0, description="End-to-end deadline; later answers are replaced by stand-in."
+        100.0, gt=0.0, description="End-to-end deadline; later responses are replaced by the stand-in decision."
     )
     decision_budget_ms: float = Field(
         60.0, gt=0.0, description="In-replica time budget; longer services count as misses."
     )
     queue_timeout_ms: float | None = Field(
-        None, gt=0.0, description="Longest wait in a queue; default the authorization window."
+        None, gt=0.0, description="Maximum wait in a queue; default the authorization window."
     )
     same_region_sla_ms: float = Field(50.0, gt=0.0)
     cross_region_sla_ms: float = Field(150.0, gt=0.0)
@@ -395,7 +395,7 @@ class StandInSpec(StrictSpec):
 
 
 class CalibrationSpec(StrictSpec):
-    """How the in-process decision latency is measured for calibrated service times."""
+    """Measurement of the in-process decision latency for calibrated service times."""
 
     decisions: int = Field(2_000, ge=50, description="Single decisions timed.")
     discard: int = Field(200, ge=0, description="First timings dropped (cold caches).")

@@ -5,7 +5,7 @@ global event stream that each region's feature-store replica consumes. An update
 produced in region p reaches region r after half the p-r round trip plus the
 pipeline lag. Each replica keeps a watermark W: every event older than W has been
 applied. Its staleness at time t is t - W, the age of the newest update it may be
-missing; every decision served there reads features that old.
+missing, so every decision served there reads features that old.
 
 Each tick, a replica moves W towards ``t - lag`` (lag: the slowest live producer's
 one-way time plus the pipeline lag, plus any injected replication lag), but by at

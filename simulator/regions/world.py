@@ -4,11 +4,11 @@ every request between them, on one SimPy clock.
 SimPy runs the processes that change the world at their instants: the traffic pump,
 health checks, autoscalers, feature replication and faults. Requests do not get a
 SimPy event each. The pump draws a chunk of arrivals ahead of time, and ``advance(t)``
-walks the arrivals before t in order: it routes each one with the core's
-``RoutingPolicy`` on the view its client holds, adds the network and feature-store
-times, and admits it to the serving region's ``ServingCluster``. Every process calls
-``advance(now)`` before it changes anything, so each request meets exactly the state
-in force at its arrival instant.
+walks the arrivals before t in order. It routes each one with the core's
+``RoutingPolicy`` on the balancer view its client has cached, adds the network and
+feature-store times, and admits it to the serving region's ``ServingCluster``. Every
+process calls ``advance(now)`` before it changes anything, so each request meets
+exactly the state in force at its arrival instant.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ class InjectedRequests:
 
 @dataclass(eq=False)
 class RegionState:
-    """A region as the request loop sees it; faults and processes change it."""
+    """The state of a region that the request loop reads and faults change."""
 
     index: int
     spec: RegionSpec
@@ -97,7 +97,7 @@ class RegionState:
         """Return whether the region was up just before ``now``.
 
         Health probes use this, so that a probe at the very instant an outage starts
-        or ends sees the state before it, whichever SimPy runs first.
+        or ends observes the state before it, whichever SimPy runs first.
         """
         return self.up if self.up_changed_at < now else not self.up
 
@@ -115,7 +115,11 @@ class RegionState:
 
 @dataclass
 class CostBreakdown:
-    """Wall time spent in each part of a run, in nanoseconds."""
+    """Wall time spent in each part of a run, in nanoseconds.
+
+    ``decisions_ns`` is the core's work on transaction-carrying requests (assessing on
+    arrival, deciding when served); ``requests_ns`` excludes it.
+    """
 
     traffic_ns: int = 0
     requests_ns: int = 0
@@ -127,7 +131,9 @@ class CostBreakdown:
     control_calls: int = 0
 
     def as_seconds(self) -> dict[str, float]:
-        control = self.total_ns - self.traffic_ns - self.requests_ns - self.metrics_ns
+        control = (
+            self.total_ns - self.traffic_ns - self.requests_ns - self.metrics_ns - self.decisions_ns
+        )
         return {
             "traffic_generation": round(self.traffic_ns / 1e9, 3),
             "request_loop": round(self.requests_ns / 1e9, 3),
@@ -177,6 +183,7 @@ class RegionalTwin:
         self._desk = desk
         self._progress = progress
         self._chunk = min(10.0, max(0.01, CHUNK_REQUESTS / max(expected_rate, 1e-9)))
+
         serving = scenario.serving
         self._overhead = serving.overhead_ms / 1e3
         self._window = serving.authorization_window_ms / 1e3
@@ -190,6 +197,7 @@ class RegionalTwin:
             for index, spec in enumerate(scenario.regions)
         ]
         self._by_name = {region.spec.name: region for region in self.regions}
+
         round_trip = scenario.round_trip_matrix()
         client = scenario.network.client_round_trip_ms
         # Network part of a request's latency, by origin and serving region, in seconds.
@@ -201,6 +209,7 @@ class RegionalTwin:
             for origin in range(len(scenario.regions))
         ]
         self._round_trip_s = [[value / 1e3 for value in row] for row in round_trip]
+
         self.metrics = TwinMetrics(
             regions=len(self.regions),
             jurisdictions=len(policy.jurisdictions),
@@ -221,13 +230,15 @@ class RegionalTwin:
         self.faults = FaultSchedule(
             self, scenario.faults, np.random.default_rng(rng.integers(2**63))
         )
+
         self._view = self.balancer.view
         self._view_since = self.balancer.changed_at
         self._feature_stores = policy.all_healthy
         # Arrival time of the latest request routed to each region while it was down.
         self.last_unreachable = [math.nan] * len(self.regions)
         self._pending = _Pending.empty()
-        self._unserved: list[tuple[float, int, int, int]] = []
+        # (arrival, origin, Unserved cause, 1 if counted as served before, tag)
+        self._unserved: list[tuple[float, int, int, int, int]] = []
         self._taken_back: list[tuple[float, Any]] = []
         self.costs = CostBreakdown()
         self._generated = 0
@@ -295,6 +306,7 @@ class RegionalTwin:
         arrivals = self._arrivals.between(start, stop)
         times, origins, homes = arrivals.times, arrivals.origins, arrivals.homes
         tags = np.full(len(times), -1, dtype=np.int64)
+
         injected = self._injected
         if injected is not None:
             first, last = np.searchsorted(injected.times, [start, stop], side="left")
@@ -310,6 +322,7 @@ class RegionalTwin:
                     homes[order],
                     tags[order],
                 )
+
         count = len(times)
         self._generated += count
         ttl = self.balancer.ttl
@@ -346,7 +359,11 @@ class RegionalTwin:
     def _admit_until(  # noqa: PLR0915 (one flat loop: calls cost more than statements here)
         self, pending: _Pending, index: int, count: int, until: float
     ) -> int:
-        """The request loop: the per-request path of the twin, kept flat for speed."""
+        """Route and admit the arrivals before ``until``; return the next cursor.
+
+        This is the twin's per-request path, kept in one flat loop because function
+        calls cost more than statements here.
+        """
         times, origins, homes = pending.times, pending.origins, pending.homes
         services, ages, tags = pending.services, pending.ages, pending.tags
         route = self._policy.route_index
@@ -363,6 +380,7 @@ class RegionalTwin:
         view_at = self.balancer.view_at
         stores = self._feature_stores
         ttl = self.balancer.ttl
+
         while index < count:
             arrival = times[index]
             if arrival >= until:
@@ -373,6 +391,8 @@ class RegionalTwin:
             index += 1
             if tag >= 0:
                 desk.arrived(tag)  # type: ignore[union-attr]
+
+            # Route on the balancer's view as of the client's cached DNS answer.
             if ttl:
                 seen = arrival - ages[index - 1]
                 mask = view if seen >= view_since else view_at(seen)
@@ -387,6 +407,9 @@ class RegionalTwin:
                 last_unreachable[target] = arrival
                 unserved.append((arrival, origin, Unserved.REGION_UNREACHABLE, 0, tag))
                 continue
+
+            # The feature lookup holds the replica: local, remote (residency allowing)
+            # or a timeout on the failed store.
             flags = 0
             source = target
             if region.feature_store_up:
@@ -403,6 +426,7 @@ class RegionalTwin:
                     service += region.lookup_timeout
                     flags = FEATURES_UNAVAILABLE
                     fresh = 0.0
+
             region.cluster.admit(
                 arrival,
                 service,
@@ -462,8 +486,10 @@ class RegionalTwin:
             for record, drop in region.cluster.take_dropped():
                 unserved.append((record[0], record[1], _DROP_CAUSES[drop], 0, record[TAG]))
         if self._taken_back:
-            taken = self._taken_back
-            metrics.add_served([start for start, _ in taken], [record for _, record in taken], -1)
+            cut_short = self._taken_back
+            metrics.add_served(
+                [start for start, _ in cut_short], [record for _, record in cut_short], -1
+            )
             self._taken_back = []
         if unserved:
             metrics.add_unserved([entry[:4] for entry in unserved])

@@ -128,11 +128,11 @@ def test_residency_policy_permits():
         ([[0, 1, 2, 3], [1, 0, 2], [2, 2, 0, 1], [3, 2, 1, 0]], "row 1 (eu-west-1) has 3 values"),
         (
             [[0, -1, 2, 3], [1, 0, 2, 3], [2, 2, 0, 1], [3, 2, 1, 0]],
-            "row 0 (us-east-1) holds -1",
+            "row 0 (us-east-1) contains -1",
         ),
         (
             [[0, 1, 2, 3], [1, 0, 2, float("nan")], [2, 2, 0, 1], [3, 2, 1, 0]],
-            "holds nan",
+            "contains nan",
         ),
     ],
 )
