@@ -163,7 +163,7 @@ def calibrate_decision_time(
             service.decide(event)
             timings.append(stopwatch.ticks_ns() - began)
         position += 1
-    return np.array(timings[discard:], dtype=np.float64) / NANOS_PER_SECOND
+    return np.asarray(timings[discard:], dtype=np.float64) / float(NANOS_PER_SECOND)
 
 
 class FraudDesk:

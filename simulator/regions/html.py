@@ -9,6 +9,7 @@ import base64
 import html
 import io
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import matplotlib
@@ -549,7 +550,7 @@ def _performance_table(report: dict[str, Any]) -> str:
     return _table(["measure", "value"], rows)
 
 
-def _table(header: list[str], rows: list[tuple[str, ...]]) -> str:
+def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     head = "".join(f"<th>{_text(cell)}</th>" for cell in header)
     body = "".join(
         "<tr>" + "".join(f"<td>{_text(cell)}</td>" for cell in row) + "</tr>" for row in rows

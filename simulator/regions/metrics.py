@@ -59,7 +59,8 @@ class LogBins:
 
     def midpoints(self) -> npt.NDArray[np.float64]:
         """Return each bin's geometric midpoint in seconds."""
-        return LATENCY_FLOOR_SECONDS * self.ratio ** (np.arange(self.count) + 0.5)
+        exponents = np.arange(self.count, dtype=np.float64) + 0.5
+        return np.asarray(LATENCY_FLOOR_SECONDS * self.ratio**exponents, dtype=np.float64)
 
 
 BUCKET_BINS = LogBins(1.05)
@@ -222,7 +223,7 @@ def percentile_from_histogram(
         return [None for _ in quantiles]
     cumulative = np.cumsum(counts)
     midpoints = bins.midpoints()
-    found = []
+    found: list[float | None] = []
     for quantile in quantiles:
         rank = max(1, math.ceil(quantile * total))
         found.append(float(midpoints[int(np.searchsorted(cumulative, rank))]))
@@ -258,7 +259,7 @@ class _Grid:
     def add(self, target: npt.NDArray[np.generic], values: npt.NDArray[np.float64]) -> None:
         sums = np.bincount(self._key, weights=values, minlength=self._regions * self._span)
         window = target[:, self._first : self._first + self._span]
-        window += sums.reshape(self._regions, self._span).astype(target.dtype)
+        np.add(window, sums.reshape(self._regions, self._span).astype(target.dtype), out=window)
 
     def add_histogram(
         self, target: npt.NDArray[np.integer], bins: npt.NDArray[np.int64], sign: int

@@ -228,13 +228,15 @@ class ServingSpec(StrictSpec):
     """Service of one request by a replica, and the deadlines and targets around it."""
 
     service_time: ServiceTimeSpec = Field(
-        default_factory=lambda: CalibratedServiceTime(kind="calibrated")
+        default_factory=lambda: CalibratedServiceTime(kind="calibrated", scale=1.0)
     )
     overhead_ms: float = Field(
         0.0, ge=0.0, description="Added to every service time (parsing, serialization)."
     )
     authorization_window_ms: float = Field(
-        100.0, gt=0.0, description="End-to-end deadline; later responses are replaced by the stand-in decision."
+        100.0,
+        gt=0.0,
+        description="End-to-end deadline; later responses are replaced by the stand-in decision.",
     )
     decision_budget_ms: float = Field(
         60.0, gt=0.0, description="In-replica time budget; longer services count as misses."
@@ -250,7 +252,11 @@ class ServingSpec(StrictSpec):
 
 
 class OriginSpec(StrictSpec):
-    """Clients near one region, and the home jurisdictions of their customers."""
+    """Clients near one region, and the home jurisdictions of their customers.
+
+    Generated requests carry no customer id: each draws its home jurisdiction from
+    these shares. Transactions of the fraud section keep one per customer.
+    """
 
     region: str
     requests_per_second: float = Field(ge=0.0, description="Mean over a day.")
