@@ -337,6 +337,11 @@ def _timeline(result: MultiRegionResult) -> dict[str, Any]:
                 5,
             ),
             **quantiles,
+            "sla_breaches": (
+                metrics.same_region_breaches[index] + metrics.cross_region_breaches[index]
+            ).tolist(),
+            "residency_rejections": metrics.unserved[Unserved.RESIDENCY_REJECTED, index].tolist(),
+            "unserved": metrics.unserved[:, index].sum(axis=0).tolist(),
             "served_per_second": _series(metrics.served[index] / spans, 2),
             "replicas": [_replicas_at(history, end) for end in (starts + spans).tolist()],
             "staleness_seconds": _series(

@@ -92,7 +92,16 @@ def test_small_scenario_writes_both_reports_and_decisions(tmp_path: Path):
     assert report["residency"]["served_outside_allowed_jurisdictions"] == 0
     timeline = report["timeline"]
     assert len(timeline["start_seconds"]) == 24
-    assert len(timeline["regions"]["us-east-1"]["p99_ms"]) == 24
+    us_east = timeline["regions"]["us-east-1"]
+    for series in ("p50_ms", "p95_ms", "p99_ms", "availability", "replicas", "staleness_seconds"):
+        assert len(us_east[series]) == 24
+    clients = report["regions"]["us-east-1"]["clients"]
+    breaches = (
+        clients["sla"]["same_region"]["breaches"] + clients["sla"]["cross_region"]["breaches"]
+    )
+    assert sum(us_east["sla_breaches"]) == breaches
+    assert sum(us_east["residency_rejections"]) == clients["unserved"]["RESIDENCY_REJECTED"]
+    assert sum(us_east["unserved"]) == sum(clients["unserved"].values()) > 0
     assert report["fraud"]["twin_scores_equal_offline"] is True
     assert report["performance"]["simulated_requests"] == report["requests"]["total"]
     _check_html(out / "report.html")
