@@ -491,7 +491,7 @@ def _metric_total(exposition: str, name: str) -> float:
     """Return the sum of a counter's samples over all label values."""
     total = 0.0
     for line in exposition.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
+        if line.startswith((name + "{", name + " ")):
             total += float(line.rsplit(" ", 1)[1])
     return total
 

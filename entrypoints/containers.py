@@ -40,6 +40,8 @@ from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore
 from twinbank.adapters.sql import SqlDecisionLog, SqlFeatureHistory
 from twinbank.adapters.transactions import generated_dataset, load_transactions
 from twinbank.core.features.handbook import handbook_feature_set
+from twinbank.simulator.regions.run import MultiRegionRun
+from twinbank.simulator.regions.traffic import read_traffic_file
 from twinbank.simulator.run import ScenarioRun
 
 from .settings import PlatformSettings
@@ -204,6 +206,28 @@ class ServingContainer(containers.DeclarativeContainer):
     )
 
 
+class RegionsContainer(containers.DeclarativeContainer):
+    """Multi-region twin runs: traffic files and the run with its fraud collaborators."""
+
+    features = providers.DependenciesContainer()
+    decisions = providers.DependenciesContainer()
+    platform = providers.DependenciesContainer()
+    simulation = providers.DependenciesContainer()
+
+    traffic_file = providers.Callable(read_traffic_file)
+    # Calibration decisions are timed, not kept.
+    scratch_log = providers.Factory(InMemoryDecisionLog)
+    run = providers.Factory(
+        MultiRegionRun,
+        stopwatch=platform.stopwatch,
+        feature_set=features.feature_set,
+        feature_state=features.state_store.provider,
+        decision_log=decisions.log.provider,
+        scratch_log=scratch_log.provider,
+        scenario_run=simulation.scenario_run.provider,
+    )
+
+
 class ApplicationContainer(containers.DeclarativeContainer):
     config = providers.Configuration()
 
@@ -221,6 +245,13 @@ class ApplicationContainer(containers.DeclarativeContainer):
     )
     serving = providers.Container(
         ServingContainer, config=config.serving, features=features, decisions=decisions
+    )
+    regions = providers.Container(
+        RegionsContainer,
+        features=features,
+        decisions=decisions,
+        platform=platform,
+        simulation=simulation,
     )
 
 

@@ -76,7 +76,13 @@ def validate_frame(
 
 def _first_bad(series: pd.Series, bad: npt.NDArray[np.bool_]) -> str:
     position = int(np.flatnonzero(bad)[0])
-    return f"row {position} has {series.iloc[position]!r}"
+    return f"row {position} has {_plain(series.iloc[position])!r}"
+
+
+def _plain(value: object) -> object:
+    """Return a numpy scalar as the Python value it holds, for readable messages."""
+    item = getattr(value, "item", None)
+    return item() if callable(item) else value
 
 
 def _convert(series: pd.Series, column: Column, source: str) -> npt.NDArray[np.generic]:
@@ -152,7 +158,7 @@ def _timestamps(series: pd.Series, column: Column, source: str) -> npt.NDArray[n
 
 
 def _first_value(series: pd.Series) -> str:
-    return f"first value {series.iloc[0]!r}" if len(series) else "no rows"
+    return f"first value {_plain(series.iloc[0])!r}" if len(series) else "no rows"
 
 
 def _check_unique(ids: npt.NDArray[np.generic], source: str) -> None:
