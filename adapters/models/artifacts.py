@@ -2,13 +2,15 @@
 
 An artifact is a folder holding ``manifest.json`` and the booster in XGBoost's UBJSON
 format. The manifest names the model kind, its content-hash version, its ordered
-input names and the feature-set version it was trained on; loading checks that the
-booster's hash still equals the recorded version, so a replaced or damaged file is
-refused instead of served under the old name.
+input names, the feature-set version it was trained on and the SHA-256 of the booster
+file. Loading checks the file's digest before XGBoost parses it (XGBoost 3.2 can crash
+the process on a damaged file) and then that the booster's hash equals the recorded
+version, so a replaced or damaged file is refused instead of served under the old name.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -32,6 +34,7 @@ class ModelManifest(BaseModel):
     version: str
     input_names: tuple[str, ...]
     feature_set_version: str
+    booster_sha256: str
     trained_on: str = ""
 
 
@@ -46,6 +49,7 @@ def save_xgboost_artifact(
         version=scorer.version,
         input_names=scorer.input_names,
         feature_set_version=feature_set_version,
+        booster_sha256=hashlib.sha256((folder / BOOSTER).read_bytes()).hexdigest(),
         trained_on=trained_on,
     )
     (folder / MANIFEST).write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
@@ -61,11 +65,19 @@ def load_artifact(folder: Path) -> tuple[XGBoostScorer, ModelManifest]:
         )
     try:
         manifest = ModelManifest.model_validate(json.loads(path.read_text(encoding="utf-8")))
+    except OSError as error:
+        raise InvalidModelArtifact(f"{path} cannot be read: {error}") from None
     except (ValueError, ValidationError) as error:
         raise InvalidModelArtifact(f"{path} is not a valid model manifest: {error}") from None
     if manifest.kind != "xgboost":
         raise InvalidModelArtifact(
             f"{path}: field kind is {manifest.kind!r}; this version serves 'xgboost' models"
+        )
+    digest = hashlib.sha256((folder / BOOSTER).read_bytes()).hexdigest()
+    if digest != manifest.booster_sha256:
+        raise InvalidModelArtifact(
+            f"{folder / BOOSTER} has SHA-256 {digest}, but {path} records "
+            f"{manifest.booster_sha256}; the booster file was replaced or damaged"
         )
     booster = xgb.Booster()
     try:

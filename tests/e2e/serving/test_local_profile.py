@@ -13,6 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 
 from tests.support.servers import REDIS_URL
@@ -25,6 +26,8 @@ from tests.support.serving import (
     write_config,
 )
 from tests.support.tcp_proxy import TcpProxy
+from twinbank.adapters.redis import RedisEventStream
+from twinbank.entrypoints.worker.assemble import CONSUMER_GROUP
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
@@ -100,6 +103,8 @@ def test_decisions_flow_through_redis_and_postgres(
     service = ServiceProcess(
         write_config(tmp_path, model_artifact), "local", environment, tmp_path / "service.log"
     )
+    stream = RedisEventStream(redis.Redis.from_url(REDIS_URL), f"{redis_prefix}:events")
+    observer = stream.subscription(CONSUMER_GROUP, "observer")
     try:
         with service.client(DECIDE_KEY) as client:
             first, _ = _decide(client, 1, customer_id=900, amount=10.0)
@@ -110,12 +115,15 @@ def test_decisions_flow_through_redis_and_postgres(
                     "keys": [900],
                     "features": ["CUSTOMER_ID_NB_TX_1DAY_WINDOW"],
                 }
+                # The worker writes online values before it commits the state, and
+                # acknowledges after: present values and no lag mean committed state.
                 _wait_until(
                     lambda: (
                         reader.post("/v1/features/online", json=body).json()["rows"][0]["features"][
                             "CUSTOMER_ID_NB_TX_1DAY_WINDOW"
                         ]["status"]
                         == "present"
+                        and observer.lag() == 0
                     ),
                     "the worker to apply the first decision",
                 )
