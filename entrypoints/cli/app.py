@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from . import features, simulate
+from . import features, serving, simulate
 
 app = typer.Typer(
     name="twinbank",
@@ -19,6 +19,9 @@ app = typer.Typer(
 )
 app.command("simulate")(simulate.simulate)
 app.add_typer(features.app, name="features")
+app.command("serve")(serving.serve)
+app.command("worker")(serving.worker)
+app.command("train-model")(serving.train_model)
 
 
 def main() -> None:
