@@ -20,11 +20,16 @@ from .transactions import FraudLabel, Transaction
 
 @dataclass(frozen=True, slots=True)
 class Assessment:
-    """A transaction with the features it had when it arrived."""
+    """A transaction with the features it had when it arrived.
+
+    ``degraded`` names the components that could not contribute (for example the
+    feature state, when its store was unreachable); the decision record carries them.
+    """
 
     transaction: Transaction
     features: FeatureVector
     features_ns: int
+    degraded: tuple[str, ...] = ()
 
 
 class DecisionService:
@@ -110,6 +115,7 @@ class DecisionService:
                 latency=StageLatency(
                     assessment.features_ns, scoring_ns, stopwatch.ticks_ns() - policy_started
                 ),
+                degraded=assessment.degraded,
             )
             self._log.append(record)
             records.append(record)

@@ -7,29 +7,57 @@ every test builds its objects through ``ApplicationContainer``.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Literal
 
+import redis
 from dependency_injector import containers, providers
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from sqlalchemy import create_engine
 
 from twinbank.adapters.audit import FanOutDecisionLog, LocalDirectoryArchive
 from twinbank.adapters.clocks import PerfCounterStopwatch, WallClock
 from twinbank.adapters.credit import load_study_file, run_study
 from twinbank.adapters.governance import ClaimedRoles, FileRoleDirectory
+from twinbank.adapters.journal import (
+    DecisionLogSink,
+    DurableJournal,
+    JournalDecisionLog,
+    JournalForwarder,
+    TransactionEventSink,
+)
 from twinbank.adapters.memory import (
     InMemoryAuditTrail,
     InMemoryDecisionLog,
+    InMemoryEventStream,
     InMemoryFeatureStateStore,
     InMemoryGovernanceStore,
+    InMemoryOnlineFeatureStore,
+    InMemoryWorkerState,
 )
+from twinbank.adapters.models.artifacts import load_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostTrainer
 from twinbank.adapters.monitoring import decision_sample
-from twinbank.adapters.sql import SqlAuditTrail, SqlDecisionLog, SqlGovernanceStore
+from twinbank.adapters.redis import (
+    RedisEventStream,
+    RedisFeatureStateReader,
+    RedisFeatureStateStore,
+)
+from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore
+from twinbank.adapters.sql import (
+    SqlAuditTrail,
+    SqlDecisionLog,
+    SqlFeatureHistory,
+    SqlGovernanceStore,
+)
 from twinbank.adapters.transactions import generated_dataset, load_transactions
 from twinbank.core.audit import AuditArchiver, DecisionEntries
 from twinbank.core.features.handbook import handbook_feature_set
 from twinbank.core.governance import GovernanceService, RoleDirectory
+from twinbank.simulator.regions.run import MultiRegionRun
+from twinbank.simulator.regions.traffic import read_traffic_file
 from twinbank.simulator.run import ScenarioRun
 
 from .governance_settings import AuditSettings, GovernanceSettings, build_pseudonymiser
@@ -190,6 +218,127 @@ class SimulationContainer(containers.DeclarativeContainer):
     )
 
 
+class ServingContainer(containers.DeclarativeContainer):
+    """Adapters of the decision service and the stream worker.
+
+    The decision service reads window state with a client whose timeouts are the
+    feature-lookup budget and which never retries, so that an outage costs one budget;
+    the worker and the journal forwarders use a patient client. In the ``memory``
+    profile everything lives in one process: the stream and the state are in memory
+    and ``twinbank serve`` runs the worker in a thread.
+    """
+
+    config = providers.Configuration()
+    features = providers.DependenciesContainer()
+    decisions = providers.DependenciesContainer()
+    audit = providers.DependenciesContainer()
+
+    serving_redis = providers.Singleton(
+        redis.Redis.from_url,
+        config.redis_url,
+        socket_timeout=config.lookup_timeout_s,
+        socket_connect_timeout=config.lookup_timeout_s,
+        retry=providers.Factory(Retry, providers.Factory(NoBackoff), 0),
+    )
+    # Online feature reads answer an API call of their own; a slow read under load
+    # should cost latency, not an error, so their budget is wider than the lookup's.
+    read_redis = providers.Singleton(
+        redis.Redis.from_url,
+        config.redis_url,
+        socket_timeout=0.5,
+        socket_connect_timeout=0.5,
+        retry=providers.Factory(Retry, providers.Factory(NoBackoff), 0),
+    )
+    worker_redis = providers.Singleton(
+        redis.Redis.from_url, config.redis_url, socket_timeout=10.0, socket_connect_timeout=5.0
+    )
+
+    event_stream = providers.Selector(
+        config.profile,
+        memory=providers.Singleton(InMemoryEventStream),
+        local=providers.Singleton(RedisEventStream, worker_redis, config.stream),
+        production=providers.Singleton(RedisEventStream, worker_redis, config.stream),
+    )
+    state_lock = providers.Singleton(threading.Lock)
+    worker_state = providers.Selector(
+        config.profile,
+        memory=providers.Singleton(InMemoryWorkerState),
+        local=providers.Factory(
+            RedisFeatureStateStore,
+            worker_redis,
+            features.feature_set,
+            config.prefix,
+            lease_ms=config.lease_ms,
+        ),
+        production=providers.Factory(
+            RedisFeatureStateStore,
+            worker_redis,
+            features.feature_set,
+            config.prefix,
+            lease_ms=config.lease_ms,
+        ),
+    )
+    memory_online_store = providers.Singleton(InMemoryOnlineFeatureStore)
+    online_store_reader = providers.Selector(
+        config.profile,
+        memory=memory_online_store,
+        local=providers.Singleton(RedisOnlineFeatureStore, read_redis, config.prefix),
+        production=providers.Singleton(RedisOnlineFeatureStore, read_redis, config.prefix),
+    )
+    online_store_writer = providers.Selector(
+        config.profile,
+        memory=memory_online_store,
+        local=providers.Singleton(RedisOnlineFeatureStore, worker_redis, config.prefix),
+        production=providers.Singleton(RedisOnlineFeatureStore, worker_redis, config.prefix),
+    )
+    redis_state_reader = providers.Singleton(
+        RedisFeatureStateReader, serving_redis, features.feature_set, config.prefix
+    )
+    feature_history = providers.Selector(
+        config.profile,
+        memory=providers.Singleton(SqlFeatureHistory.from_url, config.sqlite_url),
+        local=providers.Singleton(SqlFeatureHistory.from_url, config.postgres_url),
+        production=providers.Singleton(SqlFeatureHistory.from_url, config.postgres_url),
+    )
+
+    model_artifact = providers.Callable(load_artifact)
+    journal = providers.Factory(DurableJournal, cursors=("audit", "events"))
+    journal_log = providers.Factory(JournalDecisionLog)
+    # Decisions reach the decision table and, unless turned off, the audit chain.
+    audit_forwarder = providers.Factory(
+        JournalForwarder,
+        cursor="audit",
+        sink=providers.Factory(DecisionLogSink, audit.decision_log.provider),
+    )
+    events_forwarder = providers.Factory(
+        JournalForwarder,
+        cursor="events",
+        sink=providers.Factory(TransactionEventSink, event_stream),
+    )
+
+
+class RegionsContainer(containers.DeclarativeContainer):
+    """Multi-region twin runs: traffic files and the run with its fraud collaborators."""
+
+    features = providers.DependenciesContainer()
+    decisions = providers.DependenciesContainer()
+    platform = providers.DependenciesContainer()
+    simulation = providers.DependenciesContainer()
+
+    traffic_file = providers.Callable(read_traffic_file)
+    # Calibration decisions are timed, not kept.
+    scratch_log = providers.Factory(InMemoryDecisionLog)
+    run = providers.Factory(
+        MultiRegionRun,
+        stopwatch=platform.stopwatch,
+        feature_set=features.feature_set,
+        feature_state=features.state_store.provider,
+        decision_log=decisions.log.provider,
+        scratch_log=scratch_log.provider,
+        scenario_run=simulation.scenario_run.provider,
+    )
+
+
 class ApplicationContainer(containers.DeclarativeContainer):
     config = providers.Configuration()
 
@@ -213,6 +362,20 @@ class ApplicationContainer(containers.DeclarativeContainer):
         audit=audit,
         models=models,
         platform=platform,
+    )
+    serving = providers.Container(
+        ServingContainer,
+        config=config.serving,
+        features=features,
+        decisions=decisions,
+        audit=audit,
+    )
+    regions = providers.Container(
+        RegionsContainer,
+        features=features,
+        decisions=decisions,
+        platform=platform,
+        simulation=simulation,
     )
 
 
@@ -255,6 +418,16 @@ def build_container(
                 "profile": settings.profile,
                 "sqlite_url": sqlite_url,
                 "postgres_url": settings.postgres_url,
+            },
+            "serving": {
+                "profile": settings.profile,
+                "redis_url": settings.redis_url,
+                "postgres_url": settings.postgres_url,
+                "sqlite_url": sqlite_url,
+                "prefix": settings.feature_prefix,
+                "stream": settings.event_stream,
+                "lookup_timeout_s": settings.feature_lookup_timeout_ms / 1000,
+                "lease_ms": settings.worker_lease_ms,
             },
             "audit": {
                 "profile": settings.profile,

@@ -26,3 +26,20 @@ class PlatformSettings(BaseSettings):
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",
         description="PostgreSQL for the local profile.",
     )
+    feature_prefix: str = Field(
+        "twinbank", description="Redis key prefix of the feature state and online values."
+    )
+    event_stream: str = Field(
+        "twinbank:events", description="Redis stream of transaction and label events."
+    )
+    feature_lookup_timeout_ms: float = Field(
+        20.0, gt=0, description="Budget of one feature-state read by the decision service."
+    )
+    worker_lease_ms: int = Field(
+        30_000,
+        ge=1_000,
+        description=(
+            "How long the stream worker's write lease lasts without renewal: a successor "
+            "of a killed worker waits this long."
+        ),
+    )

@@ -7,15 +7,28 @@ bad value and what is expected, and surface before anything runs or is written.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from twinbank.adapters.generator import GeneratorSettings
 from twinbank.adapters.models.xgboost_model import XGBoostSettings
 from twinbank.core.features.handbook import handbook_feature_set
+
+if TYPE_CHECKING:
+    from .regions.scenario import MultiRegionScenario
 
 
 class _Strict(BaseModel):
@@ -90,6 +103,9 @@ class BatchingSpec(_Strict):
 
 
 class Scenario(_Strict):
+    """A replay scenario: one transaction source replayed and decided by one model."""
+
+    kind: Literal["replay"] = "replay"
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     transactions: TransactionSpec
@@ -106,8 +122,43 @@ class InvalidScenario(ValueError):
     """A scenario file that cannot be read or breaks the schema."""
 
 
-def load_scenario(path: Path) -> Scenario:
-    """Read and validate a scenario file.
+class FieldProblems(ValueError):
+    """Problems that a validator found by checking several fields together.
+
+    Each problem is ``(field path, message, bad value)`` with the path relative to the
+    model whose validator raised it; ``load_scenario`` reports each on its own line.
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str, Any]]) -> None:
+        super().__init__("; ".join(f"{_dotted(path)}: {message}" for path, message, _ in problems))
+        self.problems = problems
+
+
+SCENARIO_KINDS = ("replay", "multi-region")
+
+
+def scenario_kind(document: Any) -> str | None:
+    """Return the ``kind`` of a scenario document; files without one are replays."""
+    if isinstance(document, dict):
+        return str(document.get("kind", "replay"))
+    return getattr(document, "kind", None)
+
+
+@cache
+def scenario_document() -> TypeAdapter[Scenario | MultiRegionScenario]:
+    """Return the validator of any scenario file: a union discriminated by ``kind``."""
+    # Imported here because the multi-region schema reuses this module's model specs.
+    from .regions.scenario import MultiRegionScenario  # noqa: PLC0415
+
+    union = Annotated[
+        Annotated[Scenario, Tag("replay")] | Annotated[MultiRegionScenario, Tag("multi-region")],
+        Discriminator(scenario_kind),
+    ]
+    return TypeAdapter(union)
+
+
+def load_scenario(path: Path) -> Scenario | MultiRegionScenario:
+    """Read and validate a scenario file of any kind.
 
     Raises InvalidScenario with one line per problem: the file, the field path, the
     bad value and what is expected.
@@ -126,17 +177,34 @@ def load_scenario(path: Path) -> Scenario:
         raise InvalidScenario(
             f"{path}: expected a mapping of scenario fields, got {type(document).__name__}"
         )
+    kind = scenario_kind(document)
+    if kind not in SCENARIO_KINDS:
+        raise InvalidScenario(
+            f"{path}: 1 invalid field(s)\n  kind: unknown scenario kind (got {kind!r}); "
+            f"expected one of {', '.join(SCENARIO_KINDS)} (no kind means replay)"
+        )
     try:
-        return Scenario.model_validate(document)
+        return scenario_document().validate_python(document)
     except ValidationError as error:
         raise InvalidScenario(_describe(path, error)) from error
 
 
 def _describe(path: Path, error: ValidationError) -> str:
-    lines = [f"{path}: {error.error_count()} invalid field(s)"]
+    lines = []
     for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"]) or "(top level)"
+        location = problem["loc"]
+        if location and location[0] in SCENARIO_KINDS:
+            location = location[1:]  # the union's tag, not a field of the file
+        found = problem.get("ctx", {}).get("error")
+        if isinstance(found, FieldProblems):
+            for inner, message, value in found.problems:
+                lines.append(f"  {_dotted((*location, *inner))}: {message} (got {value!r})")
+            continue
         value = problem.get("input")
         shown = "" if problem["type"] == "missing" else f" (got {value!r})"
-        lines.append(f"  {location}: {problem['msg']}{shown}")
-    return "\n".join(lines)
+        lines.append(f"  {_dotted(location)}: {problem['msg']}{shown}")
+    return "\n".join([f"{path}: {len(lines)} invalid field(s)", *lines])
+
+
+def _dotted(location: tuple[str | int, ...]) -> str:
+    return ".".join(str(part) for part in location) or "(top level)"

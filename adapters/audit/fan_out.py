@@ -26,3 +26,10 @@ class FanOutDecisionLog:
 
     def count(self) -> int:
         return self._logs[0].count()
+
+    def close(self) -> None:
+        """Close every log that can be closed (SQL logs release their connections)."""
+        for log in self._logs:
+            close = getattr(log, "close", None)
+            if close is not None:
+                close()

@@ -2,6 +2,13 @@
 
 from .audit_trail import ChainWriteConflict, SqlAuditTrail
 from .decision_log import SqlDecisionLog
+from .feature_history import SqlFeatureHistory
 from .governance_store import SqlGovernanceStore
 
-__all__ = ["ChainWriteConflict", "SqlAuditTrail", "SqlDecisionLog", "SqlGovernanceStore"]
+__all__ = [
+    "ChainWriteConflict",
+    "SqlAuditTrail",
+    "SqlDecisionLog",
+    "SqlFeatureHistory",
+    "SqlGovernanceStore",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, fairness, features, governance, model_card, monitoring, simulate
+from . import audit, fairness, features, governance, model_card, monitoring, serving, simulate
 
 app = typer.Typer(
     name="twinbank",
@@ -20,6 +20,9 @@ app = typer.Typer(
 )
 app.command("simulate")(simulate.simulate)
 app.add_typer(features.app, name="features")
+app.command("serve")(serving.serve)
+app.command("worker")(serving.worker)
+app.command("train-model")(serving.train_model)
 app.add_typer(fairness.app, name="fairness")
 app.add_typer(governance.app, name="governance")
 app.add_typer(audit.app, name="audit")

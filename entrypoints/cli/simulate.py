@@ -10,11 +10,13 @@ import typer
 from rich.table import Table
 
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
+from twinbank.simulator.regions.scenario import MultiRegionScenario
 from twinbank.simulator.report import build_report
 from twinbank.simulator.scenario import FileTransactions, InvalidScenario, Scenario, load_scenario
 
 from ..containers import ApplicationContainer, build_container
 from .console import console, fail_bad_input, progress_bar
+from .regions import simulate_regions
 
 REPORT_FILE = "report.json"
 DECISIONS_FILE = "decisions.db"
@@ -35,8 +37,15 @@ def simulate(
         bool, typer.Option(help="Replace an earlier run's report and decisions in OUT.")
     ] = False,
 ) -> None:
-    """Replay transactions through the twin, decide each one and write a report."""
+    """Run a scenario through the twin and write its report.
+
+    A replay scenario decides every transaction; a multi-region scenario simulates
+    regions, failover and residency and writes report.json and report.html.
+    """
     scenario = _load_scenario(scenario_path)
+    if isinstance(scenario, MultiRegionScenario):
+        simulate_regions(scenario, transactions, out, overwrite)
+        return
     out = out or Path("out") / scenario.name
     _check_output_folder(out, overwrite)
     container = build_container(sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}")
@@ -62,7 +71,7 @@ def simulate(
     _print_summary(report, out)
 
 
-def _load_scenario(path: Path) -> Scenario:
+def _load_scenario(path: Path) -> Scenario | MultiRegionScenario:
     try:
         return load_scenario(path)
     except InvalidScenario as error:

@@ -1,0 +1,25 @@
+"""The local journal: decision records on disk until the audit database and the event
+stream have accepted them."""
+
+from .decision_log import JournalDecisionLog
+from .forwarder import (
+    DecisionLogSink,
+    ForwarderStatus,
+    JournalForwarder,
+    TransactionEventSink,
+)
+from .records import decode_record, encode_record
+from .segments import DurableJournal, InvalidJournal, Position
+
+__all__ = [
+    "DecisionLogSink",
+    "DurableJournal",
+    "ForwarderStatus",
+    "InvalidJournal",
+    "JournalDecisionLog",
+    "JournalForwarder",
+    "Position",
+    "TransactionEventSink",
+    "decode_record",
+    "encode_record",
+]

@@ -1,0 +1,39 @@
+"""Online feature values in process memory, for tests and embedded runs."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from twinbank.core.online_features_contract import FeatureWrite
+from twinbank.core.ports import EntityKey
+
+
+class InMemoryOnlineFeatureStore:
+    """The OnlineFeatureStore port on a dictionary; records every write for tests."""
+
+    def __init__(self) -> None:
+        self._values: dict[tuple[str, EntityKey], dict[str, tuple[float | None, int]]] = {}
+        self._lock = threading.Lock()
+        self.writes = 0
+
+    def write(self, writes: Sequence[FeatureWrite]) -> None:
+        with self._lock:
+            for write in writes:
+                stored = self._values.setdefault((write.entity, write.key), {})
+                for name, value in write.values.items():
+                    stored[name] = (value, write.event_time_ns)
+            self.writes += len(writes)
+
+    def read(
+        self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
+    ) -> list[dict[str, tuple[float | None, int]]]:
+        with self._lock:
+            rows = []
+            for key in keys:
+                stored = self._values.get((entity, key), {})
+                rows.append({name: stored[name] for name in names if name in stored})
+            return rows
+
+    def ping(self) -> bool:
+        return True

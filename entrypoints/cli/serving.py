@@ -1,0 +1,200 @@
+"""``twinbank serve``, ``twinbank worker`` and ``twinbank train-model``."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from twinbank.adapters.models.artifacts import InvalidModelArtifact, save_xgboost_artifact
+from twinbank.adapters.models.xgboost_model import XGBoostScorer
+from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
+from twinbank.simulator.scenario import (
+    FileTransactions,
+    InvalidScenario,
+    Scenario,
+    load_scenario,
+)
+
+from ..containers import ApplicationContainer, build_container
+from ..settings import PlatformSettings, Profile
+from .console import console, fail_bad_input
+
+log = logging.getLogger("twinbank")
+
+ProfileOption = Annotated[
+    Profile | None,
+    typer.Option(help="Adapters to use; overrides TWINBANK_PROFILE (default memory)."),
+]
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _platform(profile: Profile | None, **overrides: object) -> PlatformSettings:
+    try:
+        settings = PlatformSettings(**overrides)  # type: ignore[arg-type]
+    except ValueError as error:
+        fail_bad_input(f"environment settings (TWINBANK_*): {error}")
+    if profile is not None:
+        settings = settings.model_copy(update={"profile": profile})
+    return settings
+
+
+def serve(
+    config: Annotated[Path, typer.Argument(metavar="SERVE.yaml", help="Service configuration.")],
+    profile: ProfileOption = None,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+) -> None:
+    """Run the HTTP decision service (uvicorn) until SIGTERM or Ctrl-C."""
+    # Imported here so that other commands start without loading the web stack.
+    import uvicorn  # noqa: PLC0415
+
+    from ..http.app import create_app  # noqa: PLC0415
+    from ..http.assemble import ModelFeatureMismatch, build_serving_services  # noqa: PLC0415
+    from ..http.settings import InvalidServeSettings, load_serve_settings  # noqa: PLC0415
+
+    _configure_logging(log_level)
+    try:
+        settings = load_serve_settings(config)
+    except InvalidServeSettings as error:
+        fail_bad_input(str(error))
+    platform = _platform(profile, feature_lookup_timeout_ms=settings.feature_lookup_timeout_ms)
+    decisions_db = (settings.journal.parent / "decisions.db").resolve()
+    container = build_container(platform, sqlite_url=f"sqlite:///{decisions_db}")
+    try:
+        decisions_db.parent.mkdir(parents=True, exist_ok=True)
+        services = build_serving_services(container, settings, platform.profile)
+    except (InvalidModelArtifact, ModelFeatureMismatch, InvalidServeSettings) as error:
+        fail_bad_input(str(error))
+    log.info(
+        "serving on http://%s:%d with profile %s", settings.host, settings.port, platform.profile
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(services),
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            log_level=log_level.lower(),
+            lifespan="on",
+            timeout_graceful_shutdown=10,
+        )
+    )
+    server.run()
+
+
+def worker(
+    profile: ProfileOption = None,
+    consumer: Annotated[
+        str | None,
+        typer.Option(help="Consumer name in the group; keep it across restarts (default: host)."),
+    ] = None,
+    batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Entries per read.")] = 1000,
+    block_ms: Annotated[int, typer.Option(min=1, help="Maximum wait of one read (ms).")] = 500,
+    allowed_lateness_ms: Annotated[
+        int, typer.Option(min=0, help="Event-time disorder tolerated between publishers (ms).")
+    ] = 500,
+    history: Annotated[
+        bool, typer.Option(help="Append every computed value to the offline history.")
+    ] = True,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+) -> None:
+    """Apply transaction and label events from the stream to the feature state until
+    SIGTERM or Ctrl-C; the current batch finishes first."""
+    from ..worker.assemble import build_stream_worker, default_consumer_name  # noqa: PLC0415
+    from ..worker.runner import WorkerSettings  # noqa: PLC0415
+
+    _configure_logging(log_level)
+    platform = _platform(profile)
+    if platform.profile == "memory":
+        fail_bad_input(
+            "profile memory has no event stream shared between processes; run the worker "
+            "with --profile local (or production), or use `twinbank serve`, which runs one "
+            "inside the service in the memory profile"
+        )
+    container = build_container(platform)
+    stream_worker = build_stream_worker(
+        container,
+        WorkerSettings(
+            batch_size=batch_size, block_ms=block_ms, allowed_lateness_ms=allowed_lateness_ms
+        ),
+        consumer or default_consumer_name(),
+        write_history=history,
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s; finishing the current batch", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    report = stream_worker.run(stop)
+    console.print(
+        f"applied {report.applied:,} events, {report.duplicates:,} duplicates, "
+        f"{report.dead_letters:,} dead-lettered"
+    )
+
+
+def train_model(
+    scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml", help="Scenario file.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the model artifact into.")],
+    transactions: Annotated[
+        Path | None,
+        typer.Option(help="Transaction file (Parquet or CSV); overrides the scenario's path."),
+    ] = None,
+) -> None:
+    """Train the scenario's model on its protocol's training week and save it for serving."""
+    try:
+        scenario = load_scenario(scenario_path)
+    except InvalidScenario as error:
+        fail_bad_input(str(error))
+    if out.exists() and not out.is_dir():
+        fail_bad_input(f"--out {out}: exists and is not a folder; name a folder")
+    container = build_container()
+    dataset = _dataset(container, scenario, transactions)
+    run = container.simulation.scenario_run(
+        scenario=scenario,
+        dataset=dataset,
+        trainer=container.models.xgboost_trainer(settings=scenario.model.hyperparameters),
+    )
+    with console.status("Training on the protocol's training week"):
+        try:
+            model = run.train()
+        except ValueError as error:
+            fail_bad_input(str(error))
+    scorer = model.scorer
+    if not isinstance(scorer, XGBoostScorer):
+        fail_bad_input(f"scenario {scenario.name!r} trains a model this command cannot save")
+    manifest = save_xgboost_artifact(
+        scorer, out, container.features.feature_set().version, trained_on=dataset.description
+    )
+    console.print(f"Saved model {manifest.version} to {out}")
+
+
+def _dataset(
+    container: ApplicationContainer, scenario: Scenario, override: Path | None
+) -> TransactionDataset:
+    spec = scenario.transactions
+    try:
+        if isinstance(spec, FileTransactions):
+            path = override or spec.path
+            if path is None:
+                fail_bad_input("the scenario replays a file but names none; pass --transactions")
+            return container.transactions.file(path, spec.sequence_column)
+        if override is not None:
+            fail_bad_input("--transactions applies only to scenarios with transactions.kind: file")
+        return container.transactions.generated(spec.settings)
+    except InvalidTransactionData as error:
+        fail_bad_input(str(error))

@@ -1,0 +1,133 @@
+"""Everything the HTTP application uses, assembled by the composition root."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from opentelemetry.sdk.trace import TracerProvider
+
+from twinbank.adapters.journal import DurableJournal, JournalForwarder
+from twinbank.core.online_features_contract import OnlineFeatureService, OnlineFeatureStore
+from twinbank.core.ports import Clock
+
+from .auth import ApiKeyRegistry
+from .decider import DecisionPipeline, StateReader
+from .governance import ModelGovernance
+from .metrics import ServiceMetrics
+from .schemas import DependencyCheck, ServedModel
+from .settings import ServeSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class BackgroundWork:
+    """A thread started with the application and stopped before it ends (the embedded
+    stream worker of the memory profile)."""
+
+    name: str
+    run: Callable[[threading.Event], object]
+    stop_event: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.thread = threading.Thread(
+            target=self.run, args=(self.stop_event,), name=self.name, daemon=True
+        )
+        self.thread.start()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        self.stop_event.set()
+        if self.thread is not None:
+            self.thread.join(timeout_s)
+
+
+@dataclass
+class ServingServices:
+    settings: ServeSettings
+    pipeline: DecisionPipeline
+    online: OnlineFeatureService
+    online_store: OnlineFeatureStore
+    state_reader: StateReader
+    governance: ModelGovernance
+    keys: ApiKeyRegistry
+    metrics: ServiceMetrics
+    clock: Clock
+    served_model: ServedModel
+    journal: DurableJournal
+    forwarders: list[JournalForwarder]
+    background: list[BackgroundWork] = field(default_factory=list)
+    tracer_provider: TracerProvider | None = None
+    _started: bool = False
+
+    def start(self) -> None:
+        if self._started:
+            return
+        for forwarder in self.forwarders:
+            forwarder.start()
+        # Open the feature-state connection now, so the first decision does not pay
+        # for connecting inside its lookup budget.
+        warm = self._ping("feature state store", self.state_reader.ping)
+        if not warm.ok:
+            log.warning("feature state not reachable at start: %s", warm.detail)
+        for work in self.background:
+            work.start()
+        self._started = True
+        log.info(
+            "decision service started: model %s, %d forwarders, %d background workers",
+            self.served_model.model_version,
+            len(self.forwarders),
+            len(self.background),
+        )
+
+    def stop(self) -> None:
+        if not self._started:
+            return
+        for work in self.background:
+            work.stop()
+        for forwarder in self.forwarders:
+            forwarder.stop()
+        self.journal.close()
+        if self.tracer_provider is not None:
+            self.tracer_provider.shutdown()
+        self._started = False
+        log.info("decision service stopped")
+
+    def readiness(self) -> dict[str, DependencyCheck]:
+        """Check each dependency; decisions go on while remote ones are down."""
+        checks = {"model": DependencyCheck(ok=True, detail=self.served_model.model_version)}
+        checks["feature_state"] = self._ping("feature state store", self.state_reader.ping)
+        checks["online_store"] = self._ping("online feature store", self.online_store.ping)
+        try:
+            self.journal.sync()
+            checks["journal"] = DependencyCheck(ok=True, detail=str(self.journal.folder))
+        except OSError as error:
+            checks["journal"] = DependencyCheck(ok=False, detail=f"cannot sync: {error}")
+        for forwarder in self.forwarders:
+            status = forwarder.status()
+            detail = f"{status.backlog} records waiting in the journal"
+            if not status.healthy:
+                detail += f"; last error: {status.last_error}"
+            checks[f"forward_{status.name}"] = DependencyCheck(ok=status.healthy, detail=detail)
+        return checks
+
+    def refresh_gauges(self) -> None:
+        for forwarder in self.forwarders:
+            status = forwarder.status()
+            self.metrics.journal_backlog.labels(status.name).set(status.backlog)
+            self.metrics.forwarder_healthy.labels(status.name).set(1 if status.healthy else 0)
+
+    @staticmethod
+    def _ping(what: str, ping: Callable[[], bool]) -> DependencyCheck:
+        try:
+            reachable = ping()
+        except Exception as error:  # any failure means unreachable; report which
+            return DependencyCheck(
+                ok=False, detail=f"{what} unreachable: {type(error).__name__}: {error}"
+            )
+        return DependencyCheck(
+            ok=reachable, detail="reachable" if reachable else f"{what} did not answer"
+        )

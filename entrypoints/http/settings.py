@@ -1,0 +1,149 @@
+"""Configuration of ``twinbank serve``: a YAML file validated by pydantic."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+
+class InvalidServeSettings(ValueError):
+    """A serve configuration that fails validation; the message names file and field."""
+
+
+class Scope(StrEnum):
+    """Permission an API key grants."""
+
+    DECIDE = "decide"  # POST /v1/decisions
+    READ = "read"  # online features, models, governance state
+    GOVERN = "govern"  # governance actions
+
+
+class ApiKeySettings(BaseModel):
+    """One API key: who uses it, with which role, for what.
+
+    The key itself never appears in the file: give either ``key_sha256`` (the hex
+    SHA-256 of the key) or ``key_env`` (the environment variable that contains the key).
+    ``name`` identifies the key in logs.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=64)
+    user: str = Field(min_length=1, max_length=128)
+    role: str = Field(min_length=1, max_length=64)
+    scopes: frozenset[Scope] = Field(min_length=1)
+    key_sha256: str | None = Field(None, pattern=r"^[0-9a-f]{64}$")
+    key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ApiKeySettings:
+        if (self.key_sha256 is None) == (self.key_env is None):
+            raise ValueError(f"key {self.name!r}: give exactly one of key_sha256 and key_env")
+        return self
+
+
+class TelemetrySettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    exporter: Literal["none", "console", "otlp"] = Field(
+        "none", description="Where decision traces go; otlp sends to otlp_endpoint."
+    )
+    otlp_endpoint: str = Field(
+        "http://127.0.0.1:4317", description="OTLP gRPC endpoint of a trace collector."
+    )
+    service_name: str = "twinbank-decisions"
+
+
+class ServeSettings(BaseModel):
+    """Configuration of ``twinbank serve``; every field has a safe default except the model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str = Field("127.0.0.1", description="Address to listen on.")
+    port: int = Field(8000, ge=0, le=65535)
+    model: Path = Field(description="Model artifact folder (written by twinbank train-model).")
+    model_risk_tier: int = Field(1, ge=1, le=3, description="Risk tier of the served model.")
+    model_owner: str = Field("fraud-models", description="Owner recorded in the inventory.")
+    journal: Path = Field(
+        Path("out/serve/journal"), description="Folder of the local decision journal."
+    )
+    journal_sync: Literal["fsync", "os"] = Field(
+        "fsync",
+        description=(
+            "fsync: a decision is answered after its record is on disk; "
+            "os: after the operating system has it (survives a process crash only)."
+        ),
+    )
+    feature_lookup_timeout_ms: float = Field(
+        20.0, gt=0, le=1_000, description="Budget of one feature-state read."
+    )
+    feature_retry_after_ms: float = Field(
+        500.0,
+        gt=0,
+        description="After a failed feature-state read, decide degraded this long before trying again.",
+    )
+    max_batch: int = Field(
+        64, ge=1, le=4096, description="Most decisions scored in one model call."
+    )
+    idempotency_cache: int = Field(
+        100_000, ge=0, description="Recent decisions kept to return the same response to a retry."
+    )
+    api_keys: tuple[ApiKeySettings, ...] = Field(min_length=1)
+    telemetry: TelemetrySettings = TelemetrySettings()
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> ServeSettings:
+        names = [key.name for key in self.api_keys]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"api key names must be unique; repeated: {duplicates}")
+        return self
+
+
+def load_serve_settings(path: Path) -> ServeSettings:
+    """Read and validate a serve configuration; raises InvalidServeSettings.
+
+    A relative ``model`` or ``journal`` path is taken relative to the file's folder.
+    """
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise InvalidServeSettings(f"{path}: cannot be read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        raise InvalidServeSettings(f"{path}: is not valid YAML: {error}") from None
+    if not isinstance(document, dict):
+        raise InvalidServeSettings(f"{path}: must be a mapping of settings, got {document!r}")
+    for field in ("model", "journal"):
+        value = document.get(field)
+        if isinstance(value, str) and not os.path.isabs(value):
+            document[field] = str(path.parent / value)
+    try:
+        return ServeSettings.model_validate(document)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc']) or '(top)'}: {issue['msg']}"
+            f" (got {issue.get('input')!r})"
+            for issue in error.errors()
+        )
+        raise InvalidServeSettings(f"{path}: {problems}") from None
+
+
+def resolve_key(settings: ApiKeySettings) -> str:
+    """Return the SHA-256 hex digest of a configured key; raises InvalidServeSettings
+    when its environment variable is unset or empty."""
+    if settings.key_sha256 is not None:
+        return settings.key_sha256
+    assert settings.key_env is not None
+    value = os.environ.get(settings.key_env, "")
+    if not value:
+        raise InvalidServeSettings(
+            f"api key {settings.name!r}: environment variable {settings.key_env} is unset "
+            "or empty; set it to the key"
+        )
+    return hashlib.sha256(value.encode()).hexdigest()

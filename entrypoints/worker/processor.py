@@ -1,0 +1,283 @@
+"""Apply a batch of stream deliveries to the feature state, exactly once in effect.
+
+For each batch, in order: skip events whose id a committed batch already recorded;
+set aside (dead-letter) events that cannot be applied; apply the rest to the
+streaming engine over the worker's state store; write the resulting feature values to
+the online store and the offline history; then commit the state changes together with
+the applied event ids (one atomic step in the state store); and only then acknowledge
+the deliveries.
+
+Why this order survives a crash at any point: until the commit, the stored state and
+the processed ids are unchanged, so redelivered events are applied again to the same
+state and produce the same values, which overwrite (online) or are skipped by their
+key (history). After the commit, their ids are recorded, so redelivered events are
+acknowledged without a second effect.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from twinbank.core.event_stream import Delivery, event_day_of, event_id_of, event_time_of
+from twinbank.core.features.definitions import FeatureSet
+from twinbank.core.features.streaming import OutOfOrderTransaction, StreamingFeatureEngine
+from twinbank.core.online_features_contract import (
+    FeatureHistory,
+    FeatureWrite,
+    HistoryRow,
+    OnlineFeatureStore,
+)
+from twinbank.core.ports import EntityKey, FeatureStateStore
+from twinbank.core.transactions import FraudLabel, Transaction
+
+from .materialize import FeatureMaterializer
+
+log = logging.getLogger(__name__)
+
+
+class WorkerState(FeatureStateStore, Protocol):
+    """The worker's view of the feature state: the engine's store plus batch commits."""
+
+    def prefetch(
+        self, refs: Iterable[tuple[str, EntityKey]], transaction_ids: Iterable[int]
+    ) -> None: ...
+
+    def processed(self, event_ids_by_day: dict[int, Sequence[str]]) -> set[str]: ...
+
+    def commit(
+        self, event_ids_by_day: dict[int, Sequence[str]], applied_up_to: int | None
+    ) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def applied_up_to(self) -> int | None: ...
+
+
+@dataclass
+class BatchResult:
+    """What one batch did; ``acknowledge`` lists the delivery ids to acknowledge."""
+
+    applied: int = 0
+    duplicates: int = 0
+    acknowledge: list[str] = field(default_factory=list)
+    dead_letters: list[tuple[Delivery, str]] = field(default_factory=list)
+    applied_up_to: int | None = None
+
+
+class _EventFailed(Exception):
+    """An event raised while the engine applied it; the batch must be rolled back."""
+
+    def __init__(self, index: int, error: Exception) -> None:
+        super().__init__(f"event {index} of the batch failed: {error}")
+        self.index = index
+        self.error = error
+
+
+class BatchProcessor:
+    """Applies deliveries to the state through a streaming engine it owns."""
+
+    def __init__(
+        self,
+        feature_set: FeatureSet,
+        state: WorkerState,
+        online_store: OnlineFeatureStore,
+        history: FeatureHistory | None,
+        apply_lock: threading.Lock | None = None,
+    ) -> None:
+        """``apply_lock``, when given, is held while the engine changes the state, so
+        that readers in the same process (the embedded decision service) never see
+        half an event."""
+        self._apply_lock: contextlib.AbstractContextManager[object] = (
+            apply_lock if apply_lock is not None else contextlib.nullcontext()
+        )
+        self._feature_set = feature_set
+        self._state = state
+        self._online = online_store
+        self._history = history
+        self._materializer = FeatureMaterializer(feature_set)
+        self._join_keys = [
+            (entity.name, entity.join_key)
+            for entity in feature_set.entities
+            if any(d.entity == entity.name for d in feature_set.definitions)
+        ]
+        self._engine = StreamingFeatureEngine(feature_set, state)
+        self._floor: int | None = None
+        self._floor_known = False
+
+    @property
+    def applied_up_to(self) -> int | None:
+        """Return the latest event time applied, as far as this processor knows."""
+        return self._floor
+
+    def reset(self) -> None:
+        """Drop uncommitted changes; the next batch starts from the committed state."""
+        self._state.rollback()
+        self._engine = StreamingFeatureEngine(self._feature_set, self._state)
+        self._floor_known = False
+
+    def process(self, deliveries: Sequence[Delivery]) -> BatchResult:
+        """Apply a batch; raises when a store fails, after which call ``reset`` and
+        retry the same deliveries."""
+        if not self._floor_known:
+            self._floor = self._state.applied_up_to()
+            self._floor_known = True
+        result = BatchResult()
+        candidates = self._candidates(deliveries, result)
+        try:
+            self._apply_and_commit(candidates, result)
+        except _EventFailed as failure:
+            # Roll back, then apply the events before the failing one, set it aside,
+            # and apply the rest, so one bad event cannot block the stream.
+            self.reset()
+            delivery = candidates[failure.index]
+            log.error(
+                "event %s (delivery %s) failed and is dead-lettered: %r",
+                delivery.event_id,
+                delivery.delivery_id,
+                failure.error,
+            )
+            before = self.process(candidates[: failure.index])
+            after = self.process(candidates[failure.index + 1 :])
+            merged = _merge(result, before, after)
+            merged.dead_letters.append((delivery, f"failed to apply: {failure.error!r}"))
+            return merged
+        return result
+
+    def _candidates(self, deliveries: Sequence[Delivery], result: BatchResult) -> list[Delivery]:
+        """Return the deliveries to apply; record duplicates and malformed ones."""
+        unique: list[Delivery] = []
+        seen: set[str] = set()
+        for delivery in deliveries:
+            event_id = delivery.event_id
+            if event_id is None:
+                result.dead_letters.append((delivery, delivery.problem or "malformed entry"))
+            elif event_id in seen:
+                result.duplicates += 1
+                result.acknowledge.append(delivery.delivery_id)
+            else:
+                seen.add(event_id)
+                unique.append(delivery)
+        done = self._state.processed(_ids_by_day(unique))
+        candidates = []
+        for delivery in unique:
+            if delivery.event_id in done:
+                result.duplicates += 1
+                result.acknowledge.append(delivery.delivery_id)
+            else:
+                candidates.append(delivery)
+        return candidates
+
+    def _apply_and_commit(self, candidates: list[Delivery], result: BatchResult) -> None:
+        if not candidates:
+            return
+        state = self._state
+        refs = [
+            (entity, getattr(delivery.event, join_key))
+            for delivery in candidates
+            if isinstance(delivery.event, Transaction)
+            for entity, join_key in self._join_keys
+        ]
+        labels = [
+            delivery.event.transaction_id
+            for delivery in candidates
+            if isinstance(delivery.event, FraudLabel)
+        ]
+        state.prefetch(refs, labels)
+        writes: list[FeatureWrite] = []
+        rows: list[HistoryRow] = []
+        applied: list[Delivery] = []
+        floor = self._floor
+        with self._apply_lock:
+            floor = self._apply(candidates, result, writes, rows, applied, floor)
+        self._online.write(writes)
+        if self._history is not None:
+            self._history.append(rows)
+        state.commit(_ids_by_day(applied), floor)
+        self._floor = floor
+        result.applied += len(applied)
+        result.acknowledge.extend(delivery.delivery_id for delivery in applied)
+        result.applied_up_to = floor
+
+    def _apply(
+        self,
+        candidates: list[Delivery],
+        result: BatchResult,
+        writes: list[FeatureWrite],
+        rows: list[HistoryRow],
+        applied: list[Delivery],
+        floor: int | None,
+    ) -> int | None:
+        """Apply the candidates in order; return the latest event time applied."""
+        for index, delivery in enumerate(candidates):
+            event = delivery.event
+            assert event is not None  # malformed deliveries were set aside
+            reason = self._rejection(event, floor)
+            if reason is not None:
+                result.dead_letters.append((delivery, reason))
+                continue
+            try:
+                if isinstance(event, FraudLabel):
+                    self._engine.observe_label(event)
+                else:
+                    vector = self._engine.observe_transaction(event)
+                    event_writes = self._materializer.writes_for(event, vector)
+                    writes.extend(event_writes)
+                    if self._history is not None:
+                        rows.extend(
+                            self._materializer.history_rows(event_id_of(event), event_writes)
+                        )
+            except OutOfOrderTransaction as error:
+                result.dead_letters.append((delivery, f"late: {error}"))
+                continue
+            except Exception as error:
+                raise _EventFailed(index, error) from error
+            moment = event_time_of(event)
+            floor = moment if floor is None else max(floor, moment)
+            applied.append(delivery)
+        return floor
+
+    def _rejection(self, event: Transaction | FraudLabel, floor: int | None) -> str | None:
+        """Return why an event cannot be applied, or None when it can."""
+        moment = event_time_of(event)
+        if floor is not None and moment < floor:
+            return f"late: event time {moment} ns is before {floor} ns, already applied"
+        if isinstance(event, Transaction):
+            if not math.isfinite(event.amount):
+                return f"invalid: amount {event.amount!r} is not a finite number"
+            for entity, join_key in self._join_keys:
+                history = self._state.load_history(entity, getattr(event, join_key))
+                if history is not None and history.times and history.times[-1] > moment:
+                    return (
+                        f"late: {entity} {getattr(event, join_key)!r} already has an event at "
+                        f"{history.times[-1]} ns, after {moment} ns"
+                    )
+        return None
+
+
+def _ids_by_day(deliveries: Iterable[Delivery]) -> dict[int, list[str]]:
+    by_day: dict[int, list[str]] = {}
+    for delivery in deliveries:
+        event = delivery.event
+        assert event is not None
+        by_day.setdefault(event_day_of(event), []).append(event_id_of(event))
+    return by_day
+
+
+def _merge(*results: BatchResult) -> BatchResult:
+    merged = BatchResult()
+    for result in results:
+        merged.applied += result.applied
+        merged.duplicates += result.duplicates
+        merged.acknowledge.extend(result.acknowledge)
+        merged.dead_letters.extend(result.dead_letters)
+        if result.applied_up_to is not None:
+            merged.applied_up_to = max(
+                result.applied_up_to, merged.applied_up_to or result.applied_up_to
+            )
+    return merged

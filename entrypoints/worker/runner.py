@@ -1,0 +1,282 @@
+"""The stream worker's loop: recover, read, order, apply, acknowledge, until stopped."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from twinbank.adapters.memory import RollbackUnsupported
+from twinbank.adapters.redis import LeaseLost
+from twinbank.core.event_stream import Delivery, EventSubscription
+from twinbank.core.timestamps import NANOS_PER_DAY, NANOS_PER_SECOND
+
+from .ordering import EventTimeBuffer
+from .processor import BatchProcessor, BatchResult
+
+log = logging.getLogger(__name__)
+
+
+class WorkerSettings(BaseModel):
+    """Read and retry settings of the stream worker."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    batch_size: int = Field(1000, ge=1, le=100_000, description="Entries read per call.")
+    block_ms: int = Field(
+        500, ge=1, le=60_000, description="How long one read waits for new entries."
+    )
+    claim_idle_ms: int = Field(
+        60_000,
+        ge=1,
+        description="Entries another consumer left unacknowledged this long are taken over.",
+    )
+    claim_every_s: float = Field(30.0, gt=0, description="How often to look for such entries.")
+    allowed_lateness_ms: int = Field(
+        500,
+        ge=0,
+        description="Event-time disorder tolerated between publishers before an event is late.",
+    )
+    retry_initial_s: float = Field(0.2, gt=0, description="First wait after a store failure.")
+    retry_max_s: float = Field(10.0, gt=0, description="Maximum wait between retries.")
+    processed_retention_days: int = Field(
+        40,
+        ge=1,
+        description=(
+            "Days of event time for which applied event ids are kept to detect duplicates; "
+            "at least the longest feature window plus its delay."
+        ),
+    )
+    stats_every_s: float = Field(10.0, gt=0, description="How often progress is logged.")
+
+
+class LeaseHolder(Protocol):
+    def acquire_lease(self) -> bool: ...
+
+    def release_lease(self) -> None: ...
+
+    def trim_processed(self, before_day: int) -> int: ...
+
+
+@dataclass
+class WorkerReport:
+    """Counts over one run of the worker."""
+
+    applied: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+    batches: int = 0
+    retries: int = 0
+    recovered: int = 0
+    claimed: int = 0
+
+    def add(self, result: BatchResult) -> None:
+        self.applied += result.applied
+        self.duplicates += result.duplicates
+        self.dead_letters += len(result.dead_letters)
+        self.batches += 1
+
+
+class StreamWorker:
+    """Feeds the consumer group's entries through a BatchProcessor."""
+
+    def __init__(
+        self,
+        subscription: EventSubscription,
+        processor: BatchProcessor,
+        lease: LeaseHolder,
+        settings: WorkerSettings,
+    ) -> None:
+        self._subscription = subscription
+        self._processor = processor
+        self._lease = lease
+        self._settings = settings
+        self._buffer = EventTimeBuffer(settings.allowed_lateness_ms * 1_000_000)
+        self.report = WorkerReport()
+
+    def run(self, stop: threading.Event) -> WorkerReport:
+        """Process entries until ``stop`` is set; return what was done.
+
+        Entries received but not yet applied when it stops stay pending in the group
+        and are delivered again to this consumer when it restarts.
+        """
+        settings = self._settings
+        consumer = self._subscription.consumer
+        log.info("worker %s starting", consumer)
+        if not self._wait_for_lease(stop):
+            log.info("worker %s stopped before it got the write lease", consumer)
+            return self.report
+        self._recover(stop)
+        next_claim = time.monotonic()
+        next_stats = time.monotonic() + settings.stats_every_s
+        stats_applied = 0
+        while not stop.is_set():
+            deliveries: list[Delivery] = []
+            try:
+                if time.monotonic() >= next_claim:
+                    claimed = self._subscription.claim_stale(
+                        settings.claim_idle_ms, settings.batch_size
+                    )
+                    if claimed:
+                        log.info("worker %s claimed %d stale entries", consumer, len(claimed))
+                        self.report.claimed += len(claimed)
+                    deliveries.extend(claimed)
+                    next_claim = time.monotonic() + settings.claim_every_s
+                deliveries.extend(
+                    self._subscription.receive(settings.batch_size, settings.block_ms)
+                )
+                if not deliveries and not self._lease.acquire_lease():
+                    log.error("worker %s lost the write lease while idle; stopping", consumer)
+                    break
+            except Exception as error:  # a store is down; wait and read again
+                self._pause_after(error, "reading the stream", stop)
+                continue
+            self._buffer.add(deliveries)
+            ready = self._buffer.release(flush=not deliveries)
+            if ready and not self._process(ready, stop):
+                break
+            if time.monotonic() >= next_stats:
+                self._log_progress(stats_applied)
+                stats_applied = self.report.applied
+                next_stats = time.monotonic() + settings.stats_every_s
+        held = len(self._buffer)
+        self._lease.release_lease()
+        log.info(
+            "worker %s stopped: %d applied, %d duplicates, %d dead-lettered, %d batches, "
+            "%d retries, %d held entries left pending",
+            consumer,
+            self.report.applied,
+            self.report.duplicates,
+            self.report.dead_letters,
+            self.report.batches,
+            self.report.retries,
+            held,
+        )
+        return self.report
+
+    def _wait_for_lease(self, stop: threading.Event) -> bool:
+        waited = False
+        while not stop.is_set():
+            try:
+                if self._lease.acquire_lease():
+                    return True
+                if not waited:
+                    log.warning(
+                        "worker %s is waiting: another worker has the write lease",
+                        self._subscription.consumer,
+                    )
+                    waited = True
+                stop.wait(1.0)
+            except Exception as error:
+                self._pause_after(error, "taking the write lease", stop)
+        return False
+
+    def _recover(self, stop: threading.Event) -> None:
+        """Finish what this consumer received before a restart, oldest first."""
+        while not stop.is_set():
+            try:
+                pending = self._subscription.pending(self._settings.batch_size)
+            except Exception as error:
+                self._pause_after(error, "reading pending entries", stop)
+                continue
+            before = len(self._buffer)
+            self._buffer.add(pending)
+            fresh = len(self._buffer) - before
+            if fresh:
+                self.report.recovered += fresh
+                log.info(
+                    "worker %s recovered %d pending entries from %s on",
+                    self._subscription.consumer,
+                    fresh,
+                    pending[0].delivery_id,
+                )
+            ready = self._buffer.release(flush=True)
+            if ready and not self._process(ready, stop):
+                return
+            if not fresh:
+                return
+
+    def _process(self, deliveries: Sequence[Delivery], stop: threading.Event) -> bool:
+        """Apply the deliveries, retrying store failures until it works or ``stop``.
+
+        Returns False when the worker must stop (stopped while retrying, or lost its lease).
+        """
+        while True:
+            try:
+                result = self._processor.process(deliveries)
+                for delivery, reason in result.dead_letters:
+                    log.warning(
+                        "dead-lettered entry %s (event %s): %s",
+                        delivery.delivery_id,
+                        delivery.event_id,
+                        reason,
+                    )
+                    self._subscription.dead_letter(delivery, reason)
+                self._subscription.acknowledge(result.acknowledge)
+                self.report.add(result)
+                self._trim(result)
+                return True
+            except (LeaseLost, RollbackUnsupported) as error:
+                log.error("worker %s stops: %s", self._subscription.consumer, error)
+                return False
+            except Exception as error:
+                log.warning(
+                    "batch of %d entries (%s to %s) failed",
+                    len(deliveries),
+                    deliveries[0].delivery_id,
+                    deliveries[-1].delivery_id,
+                )
+                try:
+                    self._processor.reset()
+                except Exception as reset_error:
+                    log.error("worker %s stops: %s", self._subscription.consumer, reset_error)
+                    return False
+                if not self._pause_after(error, "applying a batch", stop):
+                    return False
+
+    def _pause_after(self, error: Exception, doing: str, stop: threading.Event) -> bool:
+        """Log a failure and wait with exponential backoff; False when stopped meanwhile."""
+        self.report.retries += 1
+        attempt = min(self.report.retries, 32)
+        delay = min(self._settings.retry_max_s, self._settings.retry_initial_s * 2 ** (attempt - 1))
+        log.warning(
+            "worker %s: %s failed (%s: %s); retrying in %.1f s",
+            self._subscription.consumer,
+            doing,
+            type(error).__name__,
+            error,
+            delay,
+        )
+        return not stop.wait(delay)
+
+    def _trim(self, result: BatchResult) -> None:
+        if result.applied_up_to is None or self.report.batches % 1000:
+            return
+        day = result.applied_up_to // NANOS_PER_DAY - self._settings.processed_retention_days
+        removed = self._lease.trim_processed(day)
+        if removed:
+            log.info("trimmed processed-id sets of %d days before day %d", removed, day)
+
+    def _log_progress(self, applied_before: int) -> None:
+        try:
+            lag = self._subscription.lag()
+        except Exception as error:
+            lag = -1
+            log.warning("reading the group's lag failed: %r", error)
+        floor = self._processor.applied_up_to
+        log.info(
+            "worker %s: %d events applied (%d since last report), %d duplicates, "
+            "%d dead-lettered, lag %d, applied up to %s s",
+            self._subscription.consumer,
+            self.report.applied,
+            self.report.applied - applied_before,
+            self.report.duplicates,
+            self.report.dead_letters,
+            lag,
+            None if floor is None else floor // NANOS_PER_SECOND,
+        )

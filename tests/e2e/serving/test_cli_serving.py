@@ -1,0 +1,92 @@
+"""Bad input to ``twinbank serve``, ``worker`` and ``train-model`` exits with code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from tests.support.serving import API_KEYS
+from twinbank.adapters.models.artifacts import load_artifact
+from twinbank.entrypoints.cli import app
+
+
+def _invoke(*arguments: str, environment: dict[str, str] | None = None):
+    # A wide terminal, so that rich does not wrap the messages the tests look for.
+    return CliRunner().invoke(app, list(arguments), env={"COLUMNS": "400", **(environment or {})})
+
+
+def _config(folder: Path, **document: object) -> Path:
+    path = folder / "serve.yaml"
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ({"api_keys": API_KEYS}, "model: Field required"),
+        ({"model": "m", "api_keys": []}, "api_keys"),
+        ({"model": "m", "api_keys": API_KEYS, "port": 70000}, "port"),
+        ({"model": "m", "api_keys": API_KEYS, "colour": "red"}, "colour"),
+        (
+            {"model": "m", "api_keys": [{**API_KEYS[0], "key_sha256": "ab" * 32}]},
+            "exactly one of key_sha256 and key_env",
+        ),
+        ({"model": "m", "api_keys": [API_KEYS[0], API_KEYS[0]]}, "repeated: ['gateway']"),
+    ],
+)
+def test_invalid_serve_config_exits_2(tmp_path: Path, document: dict, message: str):
+    result = _invoke("serve", str(_config(tmp_path, **document)))
+
+    assert result.exit_code == 2, result.output
+    assert "serve.yaml" in result.output
+    assert message in result.output
+
+
+def test_missing_model_folder_exits_2(tmp_path: Path):
+    config = _config(tmp_path, model="no-such-model", api_keys=API_KEYS)
+
+    result = _invoke(
+        "serve",
+        str(config),
+        environment={
+            "TWINBANK_TEST_DECIDE_KEY": "k",
+            "TWINBANK_TEST_READ_KEY": "k",
+            "TWINBANK_TEST_VALIDATOR_KEY": "k",
+            "TWINBANK_TEST_OPERATOR_KEY": "k",
+        },
+    )
+
+    assert result.exit_code == 2
+    assert "manifest.json does not exist" in result.output
+
+
+def test_unset_key_variable_exits_2(tmp_path: Path, model_artifact: Path):
+    config = _config(tmp_path, model=str(model_artifact), api_keys=API_KEYS[:1])
+
+    result = _invoke("serve", str(config), environment={"TWINBANK_TEST_DECIDE_KEY": ""})
+
+    assert result.exit_code == 2
+    assert "TWINBANK_TEST_DECIDE_KEY is unset or empty" in result.output
+
+
+def test_worker_refuses_the_memory_profile():
+    result = _invoke("worker", "--profile", "memory")
+
+    assert result.exit_code == 2
+    assert "--profile local" in result.output
+
+
+def test_damaged_model_artifact_is_refused(tmp_path: Path, model_artifact: Path):
+    copy = tmp_path / "model"
+    copy.mkdir()
+    (copy / "manifest.json").write_bytes((model_artifact / "manifest.json").read_bytes())
+    booster = bytearray((model_artifact / "model.ubj").read_bytes())
+    booster[len(booster) // 2] ^= 0x01
+    (copy / "model.ubj").write_bytes(bytes(booster))
+
+    with pytest.raises(ValueError, match=r"replaced or damaged|cannot be loaded"):
+        load_artifact(copy)
