@@ -9,7 +9,18 @@ Requests arrive in time order through ``admit``. A control event at instant t
 exactly the replicas busy at t and the requests still waiting at t. First come, first served
 with the earliest free replica is the same rule as SimPy's FIFO ``Store`` of idle
 replicas, and ``reference.SimpyServingCluster`` implements it that way; a test checks
-that both give every request the same start.
+that both give every request the same start. Among replicas free at the same instant,
+the one whose free instant was set first (its request started earlier, or it was added
+earlier) goes first, the order in which the ``Store`` gets them back. Which replica
+serves a request decides what a crash cuts short and what a scale-down drains.
+
+Events at one instant t, which constant service times and replayed timestamps make
+common, happen in this order:
+
+1. requests due to finish at t finish, and their replicas take waiting requests;
+2. arrivals and control actions at t, in the order the caller makes them;
+3. deadlines at t pass. A request's deadline is the instant ``arrival + queue_timeout``,
+   so a replica that frees exactly then still serves it.
 """
 
 from __future__ import annotations
@@ -17,6 +28,7 @@ from __future__ import annotations
 from collections import deque
 from enum import IntEnum
 from heapq import heapify, heappop, heappush, heapreplace
+from itertools import count
 from typing import Any
 
 
@@ -38,7 +50,12 @@ class ServingCluster:
     """
 
     def __init__(self, replicas: int, queue_timeout: float, max_queue: int, now: float = 0.0):
-        self._free: list[tuple[float, int]] = [(now, replica) for replica in range(replicas)]
+        # Entries are (free instant, sequence number, replica). The sequence number grows
+        # each time a replica gets a free instant, and it orders replicas free together.
+        self._sequence = count()
+        self._free: list[tuple[float, int, int]] = [
+            (now, next(self._sequence), replica) for replica in range(replicas)
+        ]
         self._serving: dict[int, tuple[float, Any]] = {}
         self._queue: deque[tuple[float, float, Any]] = deque()
         self._draining: set[int] = set()
@@ -62,13 +79,13 @@ class ServingCluster:
                 return
         free = self._free
         if free and free[0][0] <= arrival:
-            replica = free[0][1]
+            replica = free[0][2]
             if self._draining and replica in self._draining:
                 self._retire_idle_draining(arrival)
                 self.admit(arrival, service, record)
                 return
             completion = arrival + service
-            heapreplace(free, (completion, replica))
+            heapreplace(free, (completion, next(self._sequence), replica))
             self._serving[replica] = (completion, record)
             self.started_at.append(arrival)
             self.started_records.append(record)
@@ -109,13 +126,13 @@ class ServingCluster:
 
     def replica_ids(self) -> list[int]:
         """Return the ids of replicas that take new requests, in ascending order."""
-        return sorted(replica for _, replica in self._free if replica not in self._draining)
+        return sorted(replica for _, _, replica in self._free if replica not in self._draining)
 
     def add_replica(self, now: float) -> int:
         """Add a ready replica at ``now`` (after ``advance(now)``) and return its id."""
         replica = self._next_replica
         self._next_replica += 1
-        heappush(self._free, (now, replica))
+        heappush(self._free, (now, next(self._sequence), replica))
         self._dispatch(now)
         return replica
 
@@ -135,7 +152,7 @@ class ServingCluster:
     def crash(self, now: float, replica: int) -> Any | None:
         """Remove a replica at once; return the record of the request it was serving."""
         position = next(
-            (index for index, entry in enumerate(self._free) if entry[1] == replica), None
+            (index for index, entry in enumerate(self._free) if entry[2] == replica), None
         )
         if position is None:
             raise ValueError(f"replica {replica} is not part of this cluster")
@@ -159,9 +176,9 @@ class ServingCluster:
         waiting = [record for _, _, record in self._queue]
         self._queue.clear()
         self._serving.clear()
-        kept = [replica for _, replica in self._free if replica not in self._draining]
+        kept = [replica for _, _, replica in self._free if replica not in self._draining]
         self._draining.clear()
-        self._free = [(now, replica) for replica in sorted(kept)]
+        self._free = [(now, next(self._sequence), replica) for replica in sorted(kept)]
         return in_service, waiting
 
     # -- internals --------------------------------------------------------------------
@@ -183,8 +200,9 @@ class ServingCluster:
         started_records = self.started_records
         draining = self._draining
         timeout = self._queue_timeout
+        sequence = self._sequence
         while queue and free and free[0][0] <= until:
-            free_at, replica = free[0]
+            free_at, _, replica = free[0]
             if draining and replica in draining:
                 heappop(free)
                 draining.discard(replica)
@@ -192,11 +210,11 @@ class ServingCluster:
                 continue
             arrival, service, record = queue.popleft()
             start = free_at if free_at > arrival else arrival
-            if start - arrival > timeout:
+            if start > arrival + timeout:
                 self.dropped.append((record, Drop.QUEUE_TIMEOUT))
                 continue
             completion = start + service
-            heapreplace(free, (completion, replica))
+            heapreplace(free, (completion, next(sequence), replica))
             serving[replica] = (completion, record)
             started_at.append(start)
             started_records.append(record)
@@ -208,7 +226,7 @@ class ServingCluster:
         """Drop draining replicas whose last request has finished by ``now``."""
         retired = [
             replica
-            for free_at, replica in self._free
+            for free_at, _, replica in self._free
             if replica in self._draining and free_at <= now
         ]
         if not retired:
@@ -216,11 +234,11 @@ class ServingCluster:
         for replica in retired:
             self._draining.discard(replica)
             self._serving.pop(replica, None)
-        self._free = [entry for entry in self._free if entry[1] not in retired]
+        self._free = [entry for entry in self._free if entry[2] not in retired]
         heapify(self._free)
 
     def _purge_expired(self, now: float) -> None:
         queue = self._queue
         timeout = self._queue_timeout
-        while queue and now - queue[0][0] > timeout:
+        while queue and now > queue[0][0] + timeout:
             self.dropped.append((queue.popleft()[2], Drop.QUEUE_TIMEOUT))

@@ -7,23 +7,46 @@ model of a multi-server queue. It is the reference that ``cluster.ServingCluster
 must reproduce request by request, and the baseline of the twin's benchmark; the twin
 itself uses ``ServingCluster`` because scheduling several SimPy events per request
 costs more than the whole request path of the fast model (BENCHMARKS.md).
+
+SimPy runs the events of one instant by priority, then in the order they were
+scheduled. The cluster's own events (a service ending, a replica handed to a waiting
+request) have the default priority ``NORMAL``; actions scheduled with ``at`` run after
+them (``CALLER``), and queue deadlines last (``DEADLINE``). That gives the same order
+at one instant as ``ServingCluster``. A caller that acts from a plain SimPy process
+(as the benchmark does) runs at ``NORMAL`` priority, so where its action shares an
+instant with a service completion, the one scheduled first runs first.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import simpy
+from simpy.events import NORMAL, EventPriority
 
 from .cluster import Drop
+
+CALLER = EventPriority(NORMAL + 1)
+DEADLINE = EventPriority(NORMAL + 2)
+
+
+class _Instant(simpy.Event):
+    """An event that succeeds at ``env.now + delay`` with the given priority, which
+    ``simpy.Timeout`` does not take."""
+
+    def __init__(self, env: simpy.Environment, delay: float, priority: EventPriority) -> None:
+        super().__init__(env)
+        self._ok = True
+        self._value = None
+        env.schedule(self, priority, delay)
 
 
 class SimpyServingCluster:
     """Same contract as ``ServingCluster``, driven by a SimPy environment.
 
-    Call ``submit`` at the request's arrival instant (from a process running at that
-    time); control methods act at ``env.now``.
+    ``submit`` and the control methods act at ``env.now``. Call them through ``at`` to
+    act after the service completions of that instant, as ``ServingCluster`` does.
     """
 
     def __init__(
@@ -50,6 +73,21 @@ class SimpyServingCluster:
 
     def replica_ids(self) -> list[int]:
         return sorted(self._members - self._draining)
+
+    def at(self, time: float, action: Callable[[], None]) -> None:
+        """Run ``action`` at the instant ``time``, after the cluster's own events of that
+        instant and before its queue deadlines.
+
+        Actions scheduled for the same instant run in the order of the calls. SimPy adds
+        a delay to ``env.now``, so the instant is exact when called at instant 0 and may
+        be off by a rounding error later. Raises ValueError for a ``time`` before
+        ``env.now``.
+        """
+        now = self._env.now
+        if time < now:
+            raise ValueError(f"cannot act at {time!r}, before the current instant {now!r}")
+        event = _Instant(self._env, time - now, CALLER)
+        event.callbacks.append(lambda _: action())
 
     def submit(self, service: float, record: Any) -> simpy.Process:
         return self._env.process(self._request(service, record))
@@ -92,9 +130,12 @@ class SimpyServingCluster:
         request = self._idle.get()
         if not request.triggered:
             self._waiting += 1
-            outcome = yield request | env.timeout(self._queue_timeout)
+            yield request | _Instant(env, self._queue_timeout, DEADLINE)
             self._waiting -= 1
-            if request not in outcome:
+            # Check the get, not the condition's value: a get that has succeeded has taken
+            # a replica, which cancel() no longer returns, so a request handed a replica
+            # at its deadline instant starts rather than losing that replica.
+            if not request.triggered:
                 request.cancel()
                 self.dropped.append((record, Drop.QUEUE_TIMEOUT))
                 return
