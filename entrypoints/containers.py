@@ -8,13 +8,19 @@ every test builds its objects through ``ApplicationContainer``.
 from __future__ import annotations
 
 import threading
+from pathlib import Path
+from typing import Literal
 
 import redis
 from dependency_injector import containers, providers
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from sqlalchemy import create_engine
 
+from twinbank.adapters.audit import FanOutDecisionLog, LocalDirectoryArchive
 from twinbank.adapters.clocks import PerfCounterStopwatch, WallClock
+from twinbank.adapters.credit import load_study_file, run_study
+from twinbank.adapters.governance import ClaimedRoles, FileRoleDirectory
 from twinbank.adapters.journal import (
     DecisionLogSink,
     DurableJournal,
@@ -23,28 +29,39 @@ from twinbank.adapters.journal import (
     TransactionEventSink,
 )
 from twinbank.adapters.memory import (
+    InMemoryAuditTrail,
     InMemoryDecisionLog,
     InMemoryEventStream,
     InMemoryFeatureStateStore,
+    InMemoryGovernanceStore,
     InMemoryOnlineFeatureStore,
     InMemoryWorkerState,
 )
 from twinbank.adapters.models.artifacts import load_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostTrainer
+from twinbank.adapters.monitoring import decision_sample
 from twinbank.adapters.redis import (
     RedisEventStream,
     RedisFeatureStateReader,
     RedisFeatureStateStore,
 )
 from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore
-from twinbank.adapters.sql import SqlDecisionLog, SqlFeatureHistory
+from twinbank.adapters.sql import (
+    SqlAuditTrail,
+    SqlDecisionLog,
+    SqlFeatureHistory,
+    SqlGovernanceStore,
+)
 from twinbank.adapters.transactions import generated_dataset, load_transactions
+from twinbank.core.audit import AuditArchiver, DecisionEntries
 from twinbank.core.features.handbook import handbook_feature_set
+from twinbank.core.governance import GovernanceService, RoleDirectory
 from twinbank.simulator.regions.run import MultiRegionRun
 from twinbank.simulator.regions.traffic import read_traffic_file
 from twinbank.simulator.run import ScenarioRun
 
-from .settings import PlatformSettings
+from .governance_settings import AuditSettings, GovernanceSettings, build_pseudonymiser
+from .settings import PlatformSettings, Profile
 
 
 class PlatformContainer(containers.DeclarativeContainer):
@@ -92,11 +109,103 @@ class ModelsContainer(containers.DeclarativeContainer):
     xgboost_trainer = providers.Factory(XGBoostTrainer)
 
 
+class AuditContainer(containers.DeclarativeContainer):
+    """The audit trail, its archive, and the decision log that chains every decision.
+
+    ``trail`` is the governance database's chain; ``decision_log`` appends a scenario
+    run's decisions both to the decision table and to a chain in the same database.
+    """
+
+    config = providers.Configuration()
+    platform = providers.DependenciesContainer()
+    decisions = providers.DependenciesContainer()
+
+    pseudonymiser = providers.Singleton(
+        build_pseudonymiser, settings=config.settings, profile=config.profile
+    )
+    decision_entries = providers.Singleton(DecisionEntries, pseudonymiser)
+    engine = providers.Singleton(create_engine, config.database_url)
+    trail = providers.Selector(
+        config.backend,
+        sql=providers.Singleton(
+            SqlAuditTrail,
+            engine=engine,
+            decision_entries=decision_entries.provider,
+            batch_size=config.batch_size,
+        ),
+        memory=providers.Singleton(InMemoryAuditTrail, decision_entries.provider),
+    )
+    archive = providers.Factory(LocalDirectoryArchive, root=config.archive_dir)
+    archiver = providers.Factory(AuditArchiver, trail=trail, archive=archive, clock=platform.clock)
+    decision_trail = providers.Factory(
+        SqlAuditTrail.from_url,
+        url=config.decisions_url,
+        decision_entries=decision_entries.provider,
+        batch_size=config.batch_size,
+    )
+    decision_log = providers.Selector(
+        config.chain_decisions,
+        on=providers.Factory(FanOutDecisionLog, decisions.log, decision_trail),
+        off=decisions.log,
+    )
+
+
+class MissingRoleDirectory(ValueError):
+    """The production profile needs a role file."""
+
+
+def role_directory(roles_file: Path | None, profile: Profile) -> RoleDirectory:
+    """Return the role file's directory; without one, trust claimed roles, except in the
+    production profile, which raises MissingRoleDirectory."""
+    if roles_file is not None:
+        return FileRoleDirectory.from_file(roles_file)
+    if profile == "production":
+        raise MissingRoleDirectory(
+            "the production profile needs TWINBANK_GOVERNANCE_ROLES_FILE, a YAML file that "
+            "maps each user to the governance roles they hold"
+        )
+    return ClaimedRoles()
+
+
+class GovernanceContainer(containers.DeclarativeContainer):
+    """The model inventory, its role directory and the governance service."""
+
+    config = providers.Configuration()
+    platform = providers.DependenciesContainer()
+    audit = providers.DependenciesContainer()
+
+    roles = providers.Singleton(
+        role_directory, roles_file=config.roles_file, profile=config.profile
+    )
+    store = providers.Selector(
+        config.backend,
+        sql=providers.Singleton(SqlGovernanceStore, audit.trail),
+        memory=providers.Singleton(InMemoryGovernanceStore, audit.trail),
+    )
+    service = providers.Factory(GovernanceService, store=store, roles=roles, clock=platform.clock)
+
+
+class FairnessContainer(containers.DeclarativeContainer):
+    """Fair-lending studies on the credit data sets."""
+
+    study_file = providers.Callable(load_study_file)
+    run_study = providers.Callable(run_study)
+
+
+class MonitoringContainer(containers.DeclarativeContainer):
+    """Inputs of the monitoring rules, read from the audit trail."""
+
+    audit = providers.DependenciesContainer()
+
+    decision_sample = providers.Callable(decision_sample, audit.trail)
+
+
 class SimulationContainer(containers.DeclarativeContainer):
     """Scenario runs of the digital twin."""
 
     features = providers.DependenciesContainer()
     decisions = providers.DependenciesContainer()
+    audit = providers.DependenciesContainer()
     models = providers.DependenciesContainer()
     platform = providers.DependenciesContainer()
 
@@ -104,7 +213,7 @@ class SimulationContainer(containers.DeclarativeContainer):
         ScenarioRun,
         feature_set=features.feature_set,
         feature_state=features.state_store,
-        decision_log=decisions.log.provider,
+        decision_log=audit.decision_log.provider,
         stopwatch=platform.stopwatch,
     )
 
@@ -122,6 +231,7 @@ class ServingContainer(containers.DeclarativeContainer):
     config = providers.Configuration()
     features = providers.DependenciesContainer()
     decisions = providers.DependenciesContainer()
+    audit = providers.DependenciesContainer()
 
     serving_redis = providers.Singleton(
         redis.Redis.from_url,
@@ -194,10 +304,11 @@ class ServingContainer(containers.DeclarativeContainer):
     model_artifact = providers.Callable(load_artifact)
     journal = providers.Factory(DurableJournal, cursors=("audit", "events"))
     journal_log = providers.Factory(JournalDecisionLog)
+    # Decisions reach the decision table and, unless turned off, the audit chain.
     audit_forwarder = providers.Factory(
         JournalForwarder,
         cursor="audit",
-        sink=providers.Factory(DecisionLogSink, decisions.log.provider),
+        sink=providers.Factory(DecisionLogSink, audit.decision_log.provider),
     )
     events_forwarder = providers.Factory(
         JournalForwarder,
@@ -236,15 +347,28 @@ class ApplicationContainer(containers.DeclarativeContainer):
     decisions = providers.Container(DecisionsContainer, config=config.decisions)
     models = providers.Container(ModelsContainer)
     transactions = providers.Container(TransactionsContainer)
+    audit = providers.Container(
+        AuditContainer, config=config.audit, platform=platform, decisions=decisions
+    )
+    governance = providers.Container(
+        GovernanceContainer, config=config.governance, platform=platform, audit=audit
+    )
+    fairness = providers.Container(FairnessContainer)
+    monitoring = providers.Container(MonitoringContainer, audit=audit)
     simulation = providers.Container(
         SimulationContainer,
         features=features,
         decisions=decisions,
+        audit=audit,
         models=models,
         platform=platform,
     )
     serving = providers.Container(
-        ServingContainer, config=config.serving, features=features, decisions=decisions
+        ServingContainer,
+        config=config.serving,
+        features=features,
+        decisions=decisions,
+        audit=audit,
     )
     regions = providers.Container(
         RegionsContainer,
@@ -256,15 +380,36 @@ class ApplicationContainer(containers.DeclarativeContainer):
 
 
 def build_container(
-    settings: PlatformSettings | None = None, sqlite_url: str = "sqlite://"
+    settings: PlatformSettings | None = None,
+    sqlite_url: str = "sqlite://",
+    *,
+    audit_settings: AuditSettings | None = None,
+    governance_settings: GovernanceSettings | None = None,
+    governance_url: str | None = None,
+    governance_backend: Literal["sql", "memory"] = "sql",
 ) -> ApplicationContainer:
     """Return a container configured from settings (by default, from the environment).
 
     ``sqlite_url`` is the decision database of the ``memory`` profile; the default is a
-    private in-memory database.
+    private in-memory database. ``governance_url`` overrides the database of the
+    inventory and its audit trail (by default the SQLite file of the governance
+    settings in the ``memory`` profile, PostgreSQL otherwise); the ``memory``
+    ``governance_backend`` keeps both in process memory instead.
     """
     settings = settings or PlatformSettings()
+    audit_settings = audit_settings or AuditSettings()
+    governance_settings = governance_settings or GovernanceSettings()
+    if settings.profile == "production":
+        # Fails now, not at the first decision, when the pseudonymisation key is missing.
+        build_pseudonymiser(audit_settings, settings.profile)
     container = ApplicationContainer()
+    decisions_url = sqlite_url if settings.profile == "memory" else settings.postgres_url
+    if governance_url is None:
+        governance_url = (
+            f"sqlite:///{governance_settings.sqlite_path}"
+            if settings.profile == "memory"
+            else settings.postgres_url
+        )
     container.config.from_dict(
         {
             "profile": settings.profile,
@@ -283,6 +428,21 @@ def build_container(
                 "stream": settings.event_stream,
                 "lookup_timeout_s": settings.feature_lookup_timeout_ms / 1000,
                 "lease_ms": settings.worker_lease_ms,
+            },
+            "audit": {
+                "profile": settings.profile,
+                "backend": governance_backend,
+                "settings": audit_settings,
+                "database_url": governance_url,
+                "decisions_url": decisions_url,
+                "batch_size": audit_settings.batch_size,
+                "archive_dir": audit_settings.archive_dir,
+                "chain_decisions": "on" if audit_settings.chain_decisions else "off",
+            },
+            "governance": {
+                "profile": settings.profile,
+                "backend": governance_backend,
+                "roles_file": governance_settings.roles_file,
             },
         }
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import sys
@@ -80,6 +81,11 @@ def serve(
     log.info(
         "serving on http://%s:%d with profile %s", settings.host, settings.port, platform.profile
     )
+    # Objects created while starting (modules, the model, the containers) live as long as
+    # the process. Freezing them keeps the collector from walking them on every full
+    # collection, which otherwise pauses a decision by 100 ms or more on a loaded machine.
+    gc.collect()
+    gc.freeze()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(services),

@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 import pytest
 from sqlalchemy import create_engine
 
-from twinbank.adapters.memory import InMemoryDecisionLog
-from twinbank.adapters.sql import SqlDecisionLog
+from tests.support.audit import decision_entries
+from tests.support.postgres import postgres_schema_url  # noqa: F401  (fixture)
+from twinbank.adapters.memory import InMemoryAuditTrail, InMemoryDecisionLog
+from twinbank.adapters.sql import SqlAuditTrail, SqlDecisionLog
 from twinbank.core.decisions import DecisionRecord, Outcome, StageLatency, decision_id_for
 from twinbank.core.features.vector import FeatureVector
 from twinbank.core.ports import DecisionLog
@@ -31,7 +33,16 @@ def _record(transaction_id: int, model_version: str = "model-a") -> DecisionReco
     )
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+@pytest.fixture(
+    params=[
+        "memory",
+        "sqlite",
+        "postgresql",
+        "audit-memory",
+        "audit-sqlite",
+        "audit-postgresql",
+    ]
+)
 def make_log(request, tmp_path, postgres_url) -> Iterator[Callable[[], DecisionLog]]:
     if request.param == "memory":
         shared = InMemoryDecisionLog()
@@ -39,9 +50,18 @@ def make_log(request, tmp_path, postgres_url) -> Iterator[Callable[[], DecisionL
     elif request.param == "sqlite":
         url = f"sqlite:///{tmp_path / 'decisions.db'}"
         yield lambda: SqlDecisionLog(create_engine(url), batch_size=3)
-    else:
+    elif request.param == "postgresql":
         engine = request.getfixturevalue("postgres_engine")
         yield lambda: SqlDecisionLog(engine, batch_size=3)
+    elif request.param == "audit-memory":
+        trail = InMemoryAuditTrail(decision_entries)
+        yield lambda: trail
+    elif request.param == "audit-sqlite":
+        url = f"sqlite:///{tmp_path / 'audit.db'}"
+        yield lambda: SqlAuditTrail(create_engine(url), decision_entries, batch_size=3)
+    else:
+        url = request.getfixturevalue("postgres_schema_url")
+        yield lambda: SqlAuditTrail(create_engine(url), decision_entries, batch_size=3)
 
 
 def test_appended_records_are_counted_after_flush(make_log):

@@ -1,0 +1,239 @@
+"""Decision records as audit entries: plain data, pseudonymised identifiers.
+
+The conversion walks the record's fields generically (dataclasses and pydantic models,
+enums, tuples, mappings, numbers), so fields added to ``DecisionRecord`` later, such as
+explanations or lineage, reach the audit trail without a change here. Fields named in
+``PSEUDONYMISED_FIELDS`` are replaced, at any depth, by their keyed-hash pseudonym
+under ``<kind>_pseudonym``. Feature values are stored in the order of their feature set,
+whose names are recorded once per feature-set version in a ``feature_set`` entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping
+from enum import Enum
+from typing import Any
+
+from pydantic import BaseModel
+
+from ..features.vector import FeatureVector
+from .chain import AuditEntry
+from .pseudonyms import Pseudonymiser
+
+DECISION_KIND = "decision"
+FEATURE_SET_KIND = "feature_set"
+
+PSEUDONYMISED_FIELDS: Mapping[str, str] = {
+    "customer_id": "customer",
+    "card_id": "card",
+    "card_number": "card",
+    "account_id": "account",
+}
+"""Identifier fields replaced by pseudonyms, mapped to the kind of identifier."""
+
+# The same settings as ``canonical_json``; decision bodies are built from plain data
+# only, so the separate plain-data check is skipped on this hot path.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+
+
+class NotAuditable(ValueError):
+    """A decision record contains a value that has no plain-data form; ``path`` names it."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+    def within(self, name: str) -> NotAuditable:
+        return NotAuditable(f"{name}.{self.path}" if self.path else name, self.problem)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FeatureSetNames:
+    """The names of a feature-set version, as its decisions' feature values refer to them."""
+
+    version: str
+    names: tuple[str, ...]
+
+
+_Converter = Callable[[Any, list[FeatureSetNames]], Any]
+
+
+class DecisionEntries:
+    """Converts decision records to audit entries under one pseudonymisation key."""
+
+    def __init__(self, pseudonymiser: Pseudonymiser) -> None:
+        self._pseudonymiser = pseudonymiser
+        self._converters: dict[type, _Converter] = {
+            type(None): _same,
+            bool: _same,
+            int: _same,
+            str: _same,
+            float: _plain_float,
+            FeatureVector: _plain_features,
+        }
+
+    @property
+    def key_id(self) -> str:
+        return self._pseudonymiser.key_id
+
+    def entry(self, record: object) -> tuple[AuditEntry, list[FeatureSetNames]]:
+        """Return the audit entry of a decision record and the feature sets it refers to.
+
+        The record must have ``decision_id`` and ``decided_at_ns`` fields. NaN values
+        become null. Raises NotAuditable, naming the field, for an infinite number or a
+        value with no plain-data form.
+        """
+        feature_sets: list[FeatureSetNames] = []
+        try:
+            body = self._plain(record, feature_sets)
+        except NotAuditable as error:
+            raise error.within("record") from None
+        if not isinstance(body, dict) or "decision_id" not in body or "decided_at_ns" not in body:
+            raise NotAuditable(
+                type(record).__name__,
+                "not a decision record: it needs decision_id and decided_at_ns fields",
+            )
+        body["pseudonym_key_id"] = self._pseudonymiser.key_id
+        transaction = body.get("transaction")
+        customer = transaction.get("customer_pseudonym") if isinstance(transaction, dict) else None
+        entry = AuditEntry(
+            kind=DECISION_KIND,
+            recorded_at_ns=int(body["decided_at_ns"]),
+            body=body,
+            decision_id=str(body["decision_id"]),
+            model_id=_optional_str(body.get("model_id")),
+            model_version=_optional_str(body.get("model_version")),
+            customer_pseudonym=_optional_str(customer),
+            body_json=_ENCODER.encode(body),
+        )
+        return entry, feature_sets
+
+    def _plain(self, value: Any, feature_sets: list[FeatureSetNames]) -> Any:
+        converter = self._converters.get(type(value))
+        if converter is None:
+            converter = self._converter_for(value)
+            self._converters[type(value)] = converter
+        return converter(value, feature_sets)
+
+    def _converter_for(self, value: Any) -> _Converter:
+        kind = type(value)
+        if isinstance(value, Enum):
+            return lambda item, feature_sets: self._plain(item.value, feature_sets)
+        if isinstance(value, int):
+            return lambda item, _feature_sets: int(item)
+        if isinstance(value, str):
+            return lambda item, _feature_sets: str(item)
+        if isinstance(value, float):
+            return _plain_float
+        if isinstance(value, Mapping):
+            return lambda item, feature_sets: self._plain_fields(
+                [str(key) for key in item], item.__getitem__, feature_sets
+            )
+        if isinstance(value, list | tuple):
+            return self._plain_sequence
+        names = _field_names(value)
+        if names is not None:
+            return lambda item, feature_sets: self._plain_fields(
+                names, item.__getattribute__, feature_sets
+            )
+        item_method = getattr(value, "item", None)
+        if callable(item_method):  # numpy scalars
+            return lambda item, feature_sets: self._plain(item.item(), feature_sets)
+        raise NotAuditable(
+            "",
+            f"a {kind.__name__} ({value!r}) has no plain-data form; decision records may "
+            "hold dataclasses, pydantic models, enums, numbers, strings, tuples and mappings",
+        )
+
+    def _plain_sequence(self, value: Any, feature_sets: list[FeatureSetNames]) -> list[Any]:
+        plain = []
+        for index, item in enumerate(value):
+            try:
+                plain.append(self._plain(item, feature_sets))
+            except NotAuditable as error:
+                raise error.within(f"[{index}]") from None
+        return plain
+
+    def _plain_fields(
+        self,
+        names: Iterable[str],
+        value_of: Callable[[str], Any],
+        feature_sets: list[FeatureSetNames],
+    ) -> dict[str, Any]:
+        plain: dict[str, Any] = {}
+        for name in names:
+            item = value_of(name)
+            kind = type(item)
+            # Plain values are copied inline: this loop runs for every field of every
+            # decision of a replay.
+            if kind is str or kind is int or kind is bool or item is None:
+                if name in PSEUDONYMISED_FIELDS and item is not None:
+                    pseudonym_kind = PSEUDONYMISED_FIELDS[name]
+                    plain[f"{pseudonym_kind}_pseudonym"] = self._pseudonymiser.pseudonym(
+                        pseudonym_kind, item
+                    )
+                else:
+                    plain[name] = item
+                continue
+            try:
+                if name in PSEUDONYMISED_FIELDS:
+                    pseudonym_kind = PSEUDONYMISED_FIELDS[name]
+                    plain[f"{pseudonym_kind}_pseudonym"] = self._pseudonymiser.pseudonym(
+                        pseudonym_kind, self._plain(item, feature_sets)
+                    )
+                else:
+                    plain[name] = self._plain(item, feature_sets)
+            except NotAuditable as error:
+                raise error.within(name) from None
+        return plain
+
+
+def feature_set_entry(feature_set: FeatureSetNames, recorded_at_ns: int) -> AuditEntry:
+    """Return the entry that records the names of a feature-set version."""
+    return AuditEntry(
+        kind=FEATURE_SET_KIND,
+        recorded_at_ns=recorded_at_ns,
+        body={"feature_set_version": feature_set.version, "names": list(feature_set.names)},
+    )
+
+
+def _same(value: Any, _feature_sets: list[FeatureSetNames]) -> Any:
+    return value
+
+
+def _plain_float(value: float, _feature_sets: list[FeatureSetNames] | None = None) -> float | None:
+    if math.isnan(value):  # the null of feature values
+        return None
+    if math.isinf(value):
+        raise NotAuditable("", f"{value} is not finite; an audited number must be finite")
+    return float(value)
+
+
+def _plain_features(value: FeatureVector, feature_sets: list[FeatureSetNames]) -> dict[str, Any]:
+    feature_sets.append(FeatureSetNames(value.feature_set_version, value.names))
+    values = []
+    for name, item in zip(value.names, value.values, strict=True):
+        try:
+            values.append(_plain_float(float(item)))
+        except NotAuditable as error:
+            raise error.within(f"features.{name}") from None
+    return {"feature_set_version": value.feature_set_version, "values": values}
+
+
+def _field_names(value: Any) -> tuple[str, ...] | None:
+    kind = type(value)
+    if dataclasses.is_dataclass(kind):
+        return tuple(field.name for field in dataclasses.fields(kind))
+    if isinstance(value, BaseModel):
+        return tuple(type(value).model_fields)
+    return None
+
+
+def _optional_str(value: Any) -> str | None:
+    return None if value is None else str(value)
