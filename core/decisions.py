@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .explanations import DecisionExplanation
 from .features.vector import FeatureVector
 from .transactions import Transaction
 
@@ -84,6 +85,8 @@ class DecisionRecord:
     features: FeatureVector
     latency: StageLatency
     degraded: tuple[str, ...] = field(default_factory=tuple)
+    explanation: DecisionExplanation | None = None
+    """Set by the ensemble decider (``twinbank.core.ensemble``); None for one model."""
 
 
 def decision_id_for(transaction_id: int, model_version: str, policy_version: str) -> str:

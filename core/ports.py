@@ -112,3 +112,31 @@ class DecisionLog(Protocol):
         ...
 
     def count(self) -> int: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredArtifact:
+    """A versioned set of files with a manifest; ``version`` is the content hash."""
+
+    name: str
+    version: str
+    manifest: dict[str, object]
+    files: dict[str, bytes]
+
+
+class ArtifactStore(Protocol):
+    """Keeps versioned model artifacts: files addressed by a hash of their content.
+
+    ``load`` raises when a stored file no longer hashes to what the manifest records, so
+    a replaced or damaged artifact is never used under its old version.
+    """
+
+    def save(
+        self, name: str, files: dict[str, bytes], manifest: dict[str, object]
+    ) -> StoredArtifact: ...
+
+    def load(self, name: str, version: str) -> StoredArtifact: ...
+
+    def versions(self, name: str) -> tuple[str, ...]:
+        """Return the stored versions of ``name``, oldest first."""
+        ...

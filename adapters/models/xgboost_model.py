@@ -10,6 +10,7 @@ import numpy.typing as npt
 import xgboost as xgb
 from pydantic import BaseModel, ConfigDict, Field
 
+from twinbank.core.ensemble import ComponentExplanation, ExplanationMethod
 from twinbank.core.modeling import ModelInputs
 
 FloatArray = npt.NDArray[np.float64]
@@ -35,11 +36,15 @@ class XGBoostSettings(BaseModel):
 
 
 class XGBoostScorer:
-    """A trained booster behind the Scorer port.
+    """A trained booster behind the Scorer port and the ensemble's component port.
 
     ``version`` is a content hash of the serialized booster, so two scorers with the
-    same version give the same scores.
+    same version give the same scores. NaN inputs take each tree's learned default
+    branch for missing values, the same at training and at scoring time.
     """
+
+    name = "xgboost"
+    explanation_method = ExplanationMethod.TREE_SHAP
 
     def __init__(self, booster: xgb.Booster, input_names: tuple[str, ...]) -> None:
         self._booster = booster
@@ -67,6 +72,24 @@ class XGBoostScorer:
             )
         scores = self._booster.inplace_predict(inputs, validate_features=False)
         return np.asarray(scores, dtype=np.float64)
+
+    def score_row(self, row: FloatArray) -> float:
+        return float(self.score_matrix(row.reshape(1, -1))[0])
+
+    def explain_rows(self, inputs: FloatArray) -> FloatArray:
+        """Return TreeSHAP values in log-odds, ``(n, inputs + 1)``; the last column is the base.
+
+        XGBoost's ``pred_contribs`` computes exact TreeSHAP; each row sums to the margin.
+        """
+        matrix = xgb.DMatrix(inputs, missing=np.nan)
+        contributions = self._booster.predict(matrix, pred_contribs=True, validate_features=False)
+        return np.asarray(contributions, dtype=np.float64)
+
+    def explain_row(self, row: FloatArray) -> ComponentExplanation:
+        contributions = self.explain_rows(row.reshape(1, -1))[0]
+        return ComponentExplanation(
+            float(contributions[-1]), tuple(float(c) for c in contributions[:-1])
+        )
 
 
 class XGBoostTrainer:

@@ -1,0 +1,5 @@
+"""Artifact stores."""
+
+from .local_directory import ArtifactRejected, LocalArtifactStore, content_version
+
+__all__ = ["ArtifactRejected", "LocalArtifactStore", "content_version"]
