@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from sqlalchemy import create_engine
 
+from twinbank.adapters.artifacts import LocalArtifactStore
 from twinbank.adapters.audit import FanOutDecisionLog, LocalDirectoryArchive
 from twinbank.adapters.clocks import PerfCounterStopwatch, WallClock
 from twinbank.adapters.credit import load_study_file, run_study
@@ -38,6 +39,7 @@ from twinbank.adapters.memory import (
     InMemoryWorkerState,
 )
 from twinbank.adapters.models.artifacts import load_artifact
+from twinbank.adapters.models.ensemble_training import StoredEnsemble
 from twinbank.adapters.models.xgboost_model import XGBoostTrainer
 from twinbank.adapters.monitoring import decision_sample
 from twinbank.adapters.redis import (
@@ -56,9 +58,11 @@ from twinbank.adapters.transactions import generated_dataset, load_transactions
 from twinbank.core.audit import AuditArchiver, DecisionEntries
 from twinbank.core.features.handbook import handbook_feature_set
 from twinbank.core.governance import GovernanceService, RoleDirectory
+from twinbank.core.modeling import ModelTrainer
 from twinbank.simulator.regions.run import MultiRegionRun
 from twinbank.simulator.regions.traffic import read_traffic_file
 from twinbank.simulator.run import ScenarioRun
+from twinbank.simulator.scenario import ModelSpec
 
 from .governance_settings import AuditSettings, GovernanceSettings, build_pseudonymiser
 from .settings import PlatformSettings, Profile
@@ -104,9 +108,21 @@ class TransactionsContainer(containers.DeclarativeContainer):
 
 
 class ModelsContainer(containers.DeclarativeContainer):
-    """Model training."""
+    """Model training and the artifact store."""
 
     xgboost_trainer = providers.Factory(XGBoostTrainer)
+    artifact_store = providers.Factory(LocalArtifactStore)
+    stored_ensemble = providers.Factory(StoredEnsemble)
+
+
+def scenario_trainer(container: ApplicationContainer, model: ModelSpec) -> ModelTrainer:
+    """Return the trainer a replay scenario's model section asks for."""
+    if model.artifact is not None:
+        store = container.models.artifact_store(root=model.artifact.store)
+        return container.models.stored_ensemble(
+            store=store, name=model.artifact.name, version=model.artifact.version
+        )
+    return container.models.xgboost_trainer(settings=model.hyperparameters)
 
 
 class AuditContainer(containers.DeclarativeContainer):

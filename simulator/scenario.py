@@ -66,14 +66,37 @@ class ProtocolSpec(_Strict):
     test_days: int = Field(7, ge=1)
 
 
+class ArtifactRef(_Strict):
+    """A stored model artifact: the store folder (relative to the working directory)
+    and the content-hash version that ``twinbank train`` printed."""
+
+    store: Path
+    name: str = "fraud-ensemble"
+    version: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+
 class ModelSpec(_Strict):
-    kind: Literal["xgboost"] = "xgboost"
+    kind: Literal["xgboost", "ensemble"] = "xgboost"
+    artifact: ArtifactRef | None = Field(
+        None, description="The stored ensemble to load; required when kind is 'ensemble'."
+    )
     inputs: tuple[str, ...] = Field(
         default_factory=lambda: ("amount", *handbook_feature_set().names),
         description="Request fields and feature names the model reads, in order.",
     )
     hyperparameters: XGBoostSettings = Field(default_factory=XGBoostSettings)
     training: ProtocolSpec
+
+    @model_validator(mode="after")
+    def _artifact_for_ensemble(self) -> ModelSpec:
+        if self.kind == "ensemble" and self.artifact is None:
+            raise ValueError(
+                "kind 'ensemble' loads a stored artifact; set artifact: {store, version} "
+                "from the output of `twinbank train`"
+            )
+        if self.kind == "xgboost" and self.artifact is not None:
+            raise ValueError("kind 'xgboost' trains its model; remove artifact or use 'ensemble'")
+        return self
 
 
 class PolicySpec(_Strict):

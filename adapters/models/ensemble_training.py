@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from twinbank.core.ensemble import (
     Calibration,
     ComponentScorer,
+    EnsembleScorer,
     RulesEngine,
     RuleSet,
     RulesScorer,
@@ -45,7 +46,7 @@ from twinbank.core.evaluation import (
     card_precision_at_k,
 )
 from twinbank.core.modeling import ModelInputs
-from twinbank.core.ports import StoredArtifact
+from twinbank.core.ports import ArtifactStore, StoredArtifact
 
 from .torch_mlp import MLPScorer, MLPSettings, MLPTrainer
 from .xgboost_model import XGBoostScorer, XGBoostSettings, XGBoostTrainer
@@ -265,3 +266,33 @@ def ensemble_from_artifact(artifact: StoredArtifact, threads: int = 1) -> Loaded
         calibration_from_dict(description["calibration"]),
         artifact.manifest,
     )
+
+
+class StoredEnsemble:
+    """A ModelTrainer that loads a stored ensemble instead of fitting one.
+
+    Scenario runs that name an artifact version use it: ``train`` ignores the training
+    rows and returns the stored ensemble, after the store has checked its hashes.
+    """
+
+    def __init__(self, store: ArtifactStore, name: str, version: str, threads: int = 1) -> None:
+        self._store = store
+        self._name = name
+        self._version = version
+        self._threads = threads
+
+    def train(
+        self, inputs: FloatArray, labels: npt.NDArray[np.bool_], model_inputs: ModelInputs
+    ) -> EnsembleScorer:
+        loaded = ensemble_from_artifact(self._store.load(self._name, self._version), self._threads)
+        if loaded.inputs.names != model_inputs.names:
+            raise ValueError(
+                f"artifact {self._name} {self._version} reads {loaded.inputs.names}, but the "
+                f"scenario's model inputs are {model_inputs.names}; make them equal"
+            )
+        return EnsembleScorer(
+            loaded.components,
+            loaded.combiner,
+            loaded.calibration,
+            f"{self._name}-{self._version}",
+        )

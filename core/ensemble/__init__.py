@@ -23,7 +23,14 @@ from .components import (
     ExplanationUnavailable,
     RulesScorer,
 )
-from .decider import OUTCOME_BY_CODE, BatchScores, EnsembleDecider, NoComponentAnswered
+from .decider import (
+    OUTCOME_BY_CODE,
+    BatchScores,
+    EnsembleDecider,
+    EnsembleScorer,
+    NoComponentAnswered,
+    ensemble_probabilities,
+)
 from .rules import InvalidRules, Rule, RulesEngine, RuleSet, parse_rule_set
 
 __all__ = [
@@ -33,6 +40,7 @@ __all__ = [
     "ComponentExplanation",
     "ComponentScorer",
     "EnsembleDecider",
+    "EnsembleScorer",
     "ExplanationMethod",
     "ExplanationUnavailable",
     "InvalidCalibrationData",
@@ -51,6 +59,7 @@ __all__ = [
     "StageTracer",
     "WeightedCombiner",
     "calibration_from_dict",
+    "ensemble_probabilities",
     "expected_calibration_error",
     "fit_combiner",
     "fit_isotonic",

@@ -182,18 +182,9 @@ class EnsembleDecider:
 
     def score_batch(self, inputs: FloatArray) -> BatchScores:
         """Score a matrix of rows with every component; no budgets, records or explanations."""
-        log_odds = np.empty((inputs.shape[0], len(self._components)))
-        floor = np.zeros(inputs.shape[0])
-        fired = np.zeros((inputs.shape[0], len(self._rule_codes)), dtype=np.bool_)
-        for column, component in enumerate(self._components):
-            if isinstance(component, RulesScorer):
-                hits = component.engine.evaluate(inputs)
-                log_odds[:, column] = hits.log_odds
-                floor, fired = hits.floor, hits.fired
-            else:
-                log_odds[:, column] = logit(component.score_matrix(inputs))
-        combined = self._combiner.combine(log_odds)
-        probabilities = np.maximum(self._calibration.probabilities(combined), floor)
+        probabilities, fired = ensemble_probabilities(
+            self._components, self._combiner, self._calibration, inputs
+        )
         outcomes = (probabilities >= self._policy.step_up_at).astype(np.int8) + (
             probabilities >= self._policy.decline_at
         ).astype(np.int8)
@@ -313,3 +304,59 @@ def _with_stages(
 
 
 OUTCOME_BY_CODE = (Outcome.APPROVE, Outcome.STEP_UP, Outcome.DECLINE)
+"""Outcomes by the codes of ``BatchScores.outcomes``."""
+
+
+def ensemble_probabilities(
+    components: Sequence[ComponentScorer],
+    combiner: WeightedCombiner,
+    calibration: Calibration,
+    inputs: FloatArray,
+) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+    """Return calibrated probabilities, rule floors applied, and the rules that fired."""
+    log_odds = np.empty((inputs.shape[0], len(components)))
+    floor = np.zeros(inputs.shape[0])
+    fired = np.zeros((inputs.shape[0], 0), dtype=np.bool_)
+    for column, component in enumerate(components):
+        if isinstance(component, RulesScorer):
+            hits = component.engine.evaluate(inputs)
+            log_odds[:, column] = hits.log_odds
+            floor, fired = hits.floor, hits.fired
+        else:
+            log_odds[:, column] = logit(component.score_matrix(inputs))
+    combined = combiner.combine(log_odds)
+    return np.maximum(calibration.probabilities(combined), floor), fired
+
+
+class EnsembleScorer:
+    """The ensemble behind the single-model Scorer port, for batch replays.
+
+    It scores like ``EnsembleDecider.score_batch``: no time budgets and no explanations.
+    """
+
+    def __init__(
+        self,
+        components: Sequence[ComponentScorer],
+        combiner: WeightedCombiner,
+        calibration: Calibration,
+        version: str,
+    ) -> None:
+        self._components = tuple(components)
+        self._combiner = combiner
+        self._calibration = calibration
+        self._version = version
+        self._input_names = components[0].input_names
+
+    @property
+    def version(self) -> str:
+        return self._version
+
+    @property
+    def input_names(self) -> tuple[str, ...]:
+        return self._input_names
+
+    def score_matrix(self, inputs: FloatArray) -> FloatArray:
+        probabilities, _ = ensemble_probabilities(
+            self._components, self._combiner, self._calibration, inputs
+        )
+        return probabilities

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import typer
 
-from . import audit, fairness, features, governance, model_card, monitoring, serving, simulate
+from . import (
+    audit,
+    fairness,
+    features,
+    governance,
+    model_card,
+    monitoring,
+    serving,
+    simulate,
+    train,
+)
 
 app = typer.Typer(
     name="twinbank",
@@ -23,6 +33,7 @@ app.add_typer(features.app, name="features")
 app.command("serve")(serving.serve)
 app.command("worker")(serving.worker)
 app.command("train-model")(serving.train_model)
+app.command("train")(train.train)
 app.add_typer(fairness.app, name="fairness")
 app.add_typer(governance.app, name="governance")
 app.add_typer(audit.app, name="audit")

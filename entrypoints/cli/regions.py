@@ -15,7 +15,7 @@ from twinbank.simulator.regions.specs import ReplayedTraffic
 from twinbank.simulator.regions.traffic import InvalidTrafficFile, TrafficFile
 from twinbank.simulator.scenario import FileTransactions
 
-from ..containers import ApplicationContainer, build_container
+from ..containers import ApplicationContainer, build_container, scenario_trainer
 from .console import console, fail_bad_input, progress_bar
 
 REPORT_FILE = "report.json"
@@ -36,9 +36,7 @@ def simulate_regions(
     traffic = _traffic_file(container, scenario)
     dataset = _fraud_transactions(container, scenario, transactions)
     trainer = (
-        container.models.xgboost_trainer(settings=scenario.fraud.model.hyperparameters)
-        if scenario.fraud is not None
-        else None
+        scenario_trainer(container, scenario.fraud.model) if scenario.fraud is not None else None
     )
     run = container.regions.run(
         scenario=scenario, traffic_file=traffic, transactions=dataset, trainer=trainer

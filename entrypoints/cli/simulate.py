@@ -14,7 +14,7 @@ from twinbank.simulator.regions.scenario import MultiRegionScenario
 from twinbank.simulator.report import build_report
 from twinbank.simulator.scenario import FileTransactions, InvalidScenario, Scenario, load_scenario
 
-from ..containers import ApplicationContainer, build_container
+from ..containers import ApplicationContainer, build_container, scenario_trainer
 from .console import console, fail_bad_input, progress_bar
 from .regions import simulate_regions
 
@@ -53,7 +53,7 @@ def simulate(
     run = container.simulation.scenario_run(
         scenario=scenario,
         dataset=dataset,
-        trainer=container.models.xgboost_trainer(settings=scenario.model.hyperparameters),
+        trainer=scenario_trainer(container, scenario.model),
     )
     with console.status("Computing batch features and training on the protocol's training week"):
         try:

@@ -24,6 +24,7 @@ from twinbank.core.ensemble import (
 from twinbank.core.features.vector import FeatureVector
 from twinbank.core.modeling import ModelInputs
 from twinbank.core.transactions import Transaction
+from twinbank.simulator.scenario import ModelSpec
 
 FEATURES = ("average", "risk")
 INPUTS = ModelInputs(("amount", *FEATURES), FEATURES)
@@ -255,4 +256,20 @@ def test_mismatched_combiner_names_are_rejected():
             DecisionPolicy(),
             SteppedStopwatch(),
             FixedClock(),
+        )
+
+
+def test_ensemble_scenario_needs_artifact():
+    with pytest.raises(ValueError, match="kind 'ensemble' loads a stored artifact"):
+        ModelSpec.model_validate({"kind": "ensemble", "training": {"training_start": "2018-07-25"}})
+
+
+def test_artifact_version_must_be_hash():
+    with pytest.raises(ValueError, match=r"artifact\.version"):
+        ModelSpec.model_validate(
+            {
+                "kind": "ensemble",
+                "artifact": {"store": "out", "version": "latest"},
+                "training": {"training_start": "2018-07-25"},
+            }
         )
