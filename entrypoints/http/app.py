@@ -21,6 +21,7 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twinbank.core.explanations import DecisionExplanation
 from twinbank.core.online_features_contract import UnknownEntity, UnknownFeature
 from twinbank.core.timestamps import to_datetime
 from twinbank.core.transactions import Transaction
@@ -99,8 +100,7 @@ def _decision_body(decided: Decided) -> dict[str, Any]:
         "outcome": record.outcome.value,
         "score": record.score,
         "reasons": list(record.reasons),
-        # NOTE: decision records gain explanations with the ensemble; map them here.
-        "explanation": None,
+        "explanation": explanation_body(record.explanation),
         "degraded": list(record.degraded),
         "model_version": record.model_version,
         "policy_version": record.policy_version,
@@ -108,6 +108,27 @@ def _decision_body(decided: Decided) -> dict[str, Any]:
         "features": features.as_dict(),
         "decided_at": to_datetime(record.decided_at_ns).isoformat(),
         "latency_ms": stages,
+    }
+
+
+def explanation_body(explanation: DecisionExplanation | None) -> dict[str, Any] | None:
+    """Map a record's explanation to the response's ``explanation`` field (None stays null)."""
+    if explanation is None:
+        return None
+    return {
+        "top_positive": [
+            {"feature": name, "contribution": value} for name, value in explanation.top_positive
+        ],
+        "top_negative": [
+            {"feature": name, "contribution": value} for name, value in explanation.top_negative
+        ],
+        "reason_codes": list(explanation.reason_codes),
+        "explained_offline": list(explanation.explained_offline),
+        "left_out": {
+            report.name: report.left_out
+            for report in explanation.components
+            if report.left_out is not None
+        },
     }
 
 

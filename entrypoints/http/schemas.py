@@ -83,6 +83,13 @@ class Contribution(BaseModel):
 class Explanation(BaseModel):
     top_positive: list[Contribution] = Field(description="Inputs that raised the score most.")
     top_negative: list[Contribution] = Field(description="Inputs that lowered the score most.")
+    reason_codes: list[str] = Field(default=[], description="Codes of the rules that fired.")
+    explained_offline: list[str] = Field(
+        default=[], description="Components whose contributions are computed offline, not here."
+    )
+    left_out: dict[str, str] = Field(
+        default={}, description="Components left out of this decision, with the reason."
+    )
 
 
 class DecisionResponse(BaseModel):

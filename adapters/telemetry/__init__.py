@@ -1,0 +1,5 @@
+"""Telemetry adapters."""
+
+from .stage_spans import OpenTelemetryStageTracer
+
+__all__ = ["OpenTelemetryStageTracer"]
