@@ -250,7 +250,7 @@ def ensemble_from_artifact(artifact: StoredArtifact, threads: int = 1) -> Loaded
     booster = xgb.Booster()
     booster.load_model(bytearray(artifact.files[XGBOOST_FILE]))
     booster.set_param({"nthread": threads})
-    xgboost = XGBoostScorer(booster, inputs.names)
+    xgboost = XGBoostScorer(booster, inputs.names, threads)
     network = MLPScorer.from_bytes(artifact.files[NETWORK_FILE], threads=threads)
     source = f"{artifact.name}/{artifact.version}/{RULES_FILE}"
     rule_set = parse_rule_set(yaml.safe_load(io.BytesIO(artifact.files[RULES_FILE])), source)

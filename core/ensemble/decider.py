@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -201,10 +202,15 @@ class EnsembleDecider:
             if isinstance(component, RulesScorer):
                 fired, log_odds, floor = component.engine.evaluate_row(row.tolist())
                 result.fired, result.floor, result.log_odds = fired, floor, log_odds
-            else:
-                result.log_odds = float(logit(np.array(component.score_row(row))))
-            if component.explanation_method is not ExplanationMethod.OFFLINE:
                 result.explanation = component.explain_row(row)
+            elif component.explanation_method is ExplanationMethod.OFFLINE:
+                result.log_odds = float(logit(np.array(component.score_row(row))))
+            else:
+                # An exact explanation sums to the component's log-odds (local accuracy),
+                # so the score comes from it and the model runs once per decision.
+                explanation = component.explain_row(row)
+                result.explanation = explanation
+                result.log_odds = explanation.base_log_odds + math.fsum(explanation.contributions)
         # A broken component must degrade the decision, not fail it, whatever it raises;
         # the record names the exception.
         except Exception as error:

@@ -73,6 +73,9 @@ class RaisingComponent(LinearComponent):
     def score_row(self, row) -> float:
         raise RuntimeError("model server unreachable")
 
+    def explain_row(self, row) -> ComponentExplanation:
+        raise RuntimeError("model server unreachable")
+
 
 class SlowComponent(LinearComponent):
     """Advances the stopwatch past the 30 ms model budget, as a slow model would."""
@@ -84,6 +87,10 @@ class SlowComponent(LinearComponent):
     def score_row(self, row) -> float:
         self.stopwatch.now += 45 * MS
         return super().score_row(row)
+
+    def explain_row(self, row) -> ComponentExplanation:
+        self.stopwatch.now += 45 * MS
+        return super().explain_row(row)
 
 
 class OfflineComponent(LinearComponent):

@@ -48,6 +48,9 @@ class Broken(Linear):
     def score_row(self, row) -> float:
         raise ValueError("NaN weights")
 
+    def explain_row(self, row) -> ComponentExplanation:
+        raise ValueError("NaN weights")
+
 
 def decide_traced():
     exporter = InMemorySpanExporter()
