@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from .calibration import logit, sigmoid
+from .calibration import sigmoid
 from .rules import RulesEngine
 
 FloatArray = npt.NDArray[np.float64]
@@ -118,7 +118,3 @@ class RulesScorer:
         return ComponentExplanation(
             self._engine.rule_set.base_log_odds, tuple(float(c) for c in contributions)
         )
-
-
-def component_log_odds(probability: float) -> float:
-    return float(logit(np.array(probability)))
