@@ -11,9 +11,10 @@ from .decisions import (
     StageLatency,
     decision_id_for,
 )
+from .ensemble.rules import RulesEngine
 from .features.streaming import StreamingFeatureEngine
 from .features.vector import FeatureVector
-from .modeling import ModelInputs
+from .modeling import FloatArray, ModelInputs
 from .ports import Clock, DecisionLog, Scorer, Stopwatch
 from .transactions import FraudLabel, Transaction
 
@@ -48,7 +49,11 @@ class DecisionService:
         log: DecisionLog,
         clock: Clock,
         stopwatch: Stopwatch,
+        degraded_rules: RulesEngine | None = None,
     ) -> None:
+        """``degraded_rules``, when given, applies to degraded assessments only: the
+        floors of the rules that fire raise the score, and their codes join the reasons.
+        Its conditions must read the scorer's input columns."""
         self._engine = engine
         self._scorer = scorer
         # Fails at wiring time, not at the first decision, when the model reads an
@@ -58,6 +63,7 @@ class DecisionService:
         self._log = log
         self._clock = clock
         self._stopwatch = stopwatch
+        self._degraded_rules = degraded_rules
 
     @property
     def policy(self) -> DecisionPolicy:
@@ -96,9 +102,14 @@ class DecisionService:
         model_version = self._scorer.version
         policy = self._policy
         records = []
-        for assessment, score in zip(assessments, scores, strict=True):
+        for row, (assessment, model_score) in enumerate(zip(assessments, scores, strict=True)):
             policy_started = stopwatch.ticks_ns()
-            outcome, reasons = policy.outcome_for(float(score))
+            score = float(model_score)
+            fired: tuple[str, ...] = ()
+            if assessment.degraded and self._degraded_rules is not None:
+                score, fired = _apply_rules(self._degraded_rules, matrix[row], score)
+            outcome, reasons = policy.outcome_for(score)
+            reasons += fired
             transaction = assessment.transaction
             record = DecisionRecord(
                 decision_id=decision_id_for(
@@ -106,7 +117,7 @@ class DecisionService:
                 ),
                 transaction=transaction,
                 decided_at_ns=decided_at,
-                score=float(score),
+                score=score,
                 outcome=outcome,
                 reasons=reasons,
                 policy_version=policy.version,
@@ -120,3 +131,11 @@ class DecisionService:
             self._log.append(record)
             records.append(record)
         return records
+
+
+def _apply_rules(
+    rules: RulesEngine, row: FloatArray, score: float
+) -> tuple[float, tuple[str, ...]]:
+    """Return the score raised to the firing rules' highest floor, and their codes."""
+    positions, _, floor = rules.evaluate_row(row.tolist())
+    return max(score, floor), tuple(rules.codes[position] for position in positions)

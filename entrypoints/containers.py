@@ -48,6 +48,7 @@ from twinbank.adapters.redis import (
     RedisFeatureStateStore,
 )
 from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore
+from twinbank.adapters.rules import load_rule_set
 from twinbank.adapters.sql import (
     SqlAuditTrail,
     SqlDecisionLog,
@@ -318,6 +319,7 @@ class ServingContainer(containers.DeclarativeContainer):
     )
 
     model_artifact = providers.Callable(load_artifact)
+    rule_file = providers.Callable(load_rule_set)
     journal = providers.Factory(DurableJournal, cursors=("audit", "events"))
     journal_log = providers.Factory(JournalDecisionLog)
     # Decisions reach the decision table and, unless turned off, the audit chain.

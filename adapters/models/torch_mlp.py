@@ -184,8 +184,17 @@ class MLPTrainer:
         generator = torch.Generator().manual_seed(settings.seed)
         torch.manual_seed(settings.seed)
 
+        empty = [
+            name
+            for name, column in zip(model_inputs.names, inputs.T, strict=True)
+            if np.isnan(column).all()
+        ]
+        if empty:
+            raise ValueError(
+                f"inputs {empty} are null in every training row, so the network has no "
+                "median to fill them with; train on a period where they have values"
+            )
         medians = np.nanmedian(inputs, axis=0)
-        medians = np.where(np.isnan(medians), 0.0, medians)
         filled = np.where(np.isnan(inputs), medians, inputs)
         means = filled.mean(axis=0)
         scales = filled.std(axis=0)

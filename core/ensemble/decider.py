@@ -17,7 +17,7 @@ from ..ports import Clock, DecisionLog, Stopwatch
 from ..transactions import Transaction
 from .budgets import NS_PER_MS, NoTracing, StageBudgets, StageTracer
 from .calibration import Calibration, logit
-from .combiner import WeightedCombiner
+from .combiner import InvalidCombiner, WeightedCombiner
 from .components import ComponentExplanation, ComponentScorer, ExplanationMethod, RulesScorer
 
 FloatArray = npt.NDArray[np.float64]
@@ -130,12 +130,13 @@ class EnsembleDecider:
                 degraded.append(f"{component.name}: {result.left_out}")
         decision_started = watch.ticks_ns()
         present = [result.log_odds is not None for result in results]
-        if not any(present):
+        try:
+            weights = self._combiner.effective_weights(present)
+        except InvalidCombiner:
             raise NoComponentAnswered(
-                f"transaction {transaction.transaction_id}: every component was left out: "
-                + "; ".join(degraded)
-            )
-        weights = self._combiner.effective_weights(present)
+                f"transaction {transaction.transaction_id}: no component with a weight "
+                "answered: " + ("; ".join(degraded) or "the answering ones have weight 0")
+            ) from None
         combined = self._combiner.combine_row(
             [result.log_odds or 0.0 for result in results], weights
         )
@@ -216,6 +217,10 @@ class EnsembleDecider:
         except Exception as error:
             result = _ComponentResult(None, None, 0, f"raised {type(error).__name__}: {error}")
         ended = watch.ticks_ns()
+        if result.log_odds is not None and not math.isfinite(result.log_odds):
+            result = _ComponentResult(
+                None, None, 0, f"returned a non-finite score {result.log_odds}"
+            )
         result.elapsed_ns = ended - started
         budget_ns = self._budgets.models_ms * NS_PER_MS
         if result.left_out is None and result.elapsed_ns > budget_ns:

@@ -15,6 +15,7 @@ import typer
 from twinbank.adapters.models.artifacts import InvalidModelArtifact, save_xgboost_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostScorer
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
+from twinbank.core.ensemble import InvalidRules
 from twinbank.simulator.scenario import (
     FileTransactions,
     InvalidScenario,
@@ -76,7 +77,12 @@ def serve(
     try:
         decisions_db.parent.mkdir(parents=True, exist_ok=True)
         services = build_serving_services(container, settings, platform.profile)
-    except (InvalidModelArtifact, ModelFeatureMismatch, InvalidServeSettings) as error:
+    except (
+        InvalidModelArtifact,
+        ModelFeatureMismatch,
+        InvalidServeSettings,
+        InvalidRules,
+    ) as error:
         fail_bad_input(str(error))
     log.info(
         "serving on http://%s:%d with profile %s", settings.host, settings.port, platform.profile

@@ -8,6 +8,7 @@ from opentelemetry.sdk.trace import SpanProcessor
 
 from twinbank.core.decisioning import DecisionService
 from twinbank.core.decisions import DecisionPolicy
+from twinbank.core.ensemble import RulesEngine
 from twinbank.core.online_features_contract import OnlineFeatureService
 from twinbank.entrypoints.containers import ApplicationContainer
 from twinbank.entrypoints.worker.assemble import build_stream_worker, default_consumer_name
@@ -35,8 +36,9 @@ def build_serving_services(
     profile: str,
     span_processor: SpanProcessor | None = None,
 ) -> ServingServices:
-    """Wire the decision service; raises InvalidModelArtifact, ModelFeatureMismatch or
-    InvalidServeSettings (an API key's variable unset) before anything starts."""
+    """Wire the decision service; raises InvalidModelArtifact, ModelFeatureMismatch,
+    InvalidRules (a bad rule file) or InvalidServeSettings (an API key's variable unset)
+    before anything starts."""
     serving = container.serving
     platform = container.platform
     feature_set = container.features.feature_set()
@@ -73,6 +75,10 @@ def build_serving_services(
     features = ServingFeatures(
         feature_set, reader, stopwatch, metrics, settings.feature_retry_after_ms / 1000
     )
+    degraded_rules = None
+    if settings.rules is not None:
+        rule_set, _ = serving.rule_file(settings.rules)
+        degraded_rules = RulesEngine(rule_set, scorer.input_names)
     decision_service = DecisionService(
         features.engine,
         scorer,
@@ -80,6 +86,7 @@ def build_serving_services(
         serving.journal_log(journal),
         clock,
         stopwatch,
+        degraded_rules=degraded_rules,
     )
     batcher = DecisionBatcher(
         features,

@@ -68,6 +68,13 @@ class ServeSettings(BaseModel):
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535)
     model: Path = Field(description="Model artifact folder (written by twinbank train-model).")
+    rules: Path | None = Field(
+        None,
+        description=(
+            "Rule file (YAML) applied to degraded decisions only: the floors of firing "
+            "rules raise the score and their codes join the reasons."
+        ),
+    )
     model_risk_tier: int = Field(1, ge=1, le=3, description="Risk tier of the served model.")
     model_owner: str = Field("fraud-models", description="Owner recorded in the inventory.")
     journal: Path = Field(
@@ -109,7 +116,7 @@ class ServeSettings(BaseModel):
 def load_serve_settings(path: Path) -> ServeSettings:
     """Read and validate a serve configuration; raises InvalidServeSettings.
 
-    A relative ``model`` or ``journal`` path is taken relative to the file's folder.
+    A relative ``model``, ``rules`` or ``journal`` path is taken relative to the file's folder.
     """
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -119,7 +126,7 @@ def load_serve_settings(path: Path) -> ServeSettings:
         raise InvalidServeSettings(f"{path}: is not valid YAML: {error}") from None
     if not isinstance(document, dict):
         raise InvalidServeSettings(f"{path}: must be a mapping of settings, got {document!r}")
-    for field in ("model", "journal"):
+    for field in ("model", "rules", "journal"):
         value = document.get(field)
         if isinstance(value, str) and not os.path.isabs(value):
             document[field] = str(path.parent / value)

@@ -142,3 +142,11 @@ def test_unknown_artifact_version_lists_known(tmp_path: Path):
 def test_artifact_names_must_be_plain(tmp_path: Path):
     with pytest.raises(ArtifactRejected, match="not a plain file name"):
         LocalArtifactStore(tmp_path).save("../escape", {"a": b""}, {})
+
+
+def test_network_rejects_all_null_column(data):
+    matrix, labels = data
+    blank = matrix.copy()
+    blank[:, 2] = np.nan
+    with pytest.raises(ValueError, match=r"inputs \['risk'\] are null in every training row"):
+        MLPTrainer(MLPSettings(epochs=1, device="cpu")).train(blank, labels, INPUTS)

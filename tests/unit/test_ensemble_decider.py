@@ -207,8 +207,15 @@ def test_component_over_budget_is_left_out():
 
 
 def test_all_components_left_out_raises():
-    with pytest.raises(NoComponentAnswered, match="every component was left out"):
+    with pytest.raises(NoComponentAnswered, match="no component with a weight answered"):
         decider([RaisingComponent("a", 1.0)], (1.0,)).decide(transaction(1.0), features())
+
+
+def test_non_finite_score_is_left_out():
+    broken = LinearComponent("nan", float("nan"))
+    record = decider([broken, rules()], (1.0, 1.0)).decide(transaction(10.0), features())
+    assert record.degraded == ("nan: returned a non-finite score nan",)
+    assert record.explanation.combined_log_odds == pytest.approx(2.0 * -4.0)
 
 
 def test_offline_component_is_marked_in_record():
