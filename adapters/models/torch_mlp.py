@@ -33,10 +33,13 @@ def _torch() -> Any:
 
 
 class MLPSettings(BaseModel):
+    """Network shape and training; the defaults were chosen on validation folds before
+    the handbook's training week (benchmarks/model_selection_ensemble.py)."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hidden: tuple[int, ...] = (64, 32)
-    epochs: int = Field(20, ge=1)
+    hidden: tuple[int, ...] = (128, 64)
+    epochs: int = Field(30, ge=1)
     batch_size: int = Field(256, ge=1)
     learning_rate: float = Field(1e-3, gt=0)
     seed: int = 0
