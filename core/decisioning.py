@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from .decisions import (
     DecisionPolicy,
@@ -11,12 +12,15 @@ from .decisions import (
     StageLatency,
     decision_id_for,
 )
-from .ensemble.rules import RulesEngine
 from .features.streaming import StreamingFeatureEngine
 from .features.vector import FeatureVector
 from .modeling import FloatArray, ModelInputs
 from .ports import Clock, DecisionLog, Scorer, Stopwatch
 from .transactions import FraudLabel, Transaction
+
+if TYPE_CHECKING:
+    # Imported for types only: the ensemble package imports this module.
+    from .ensemble.rules import RulesEngine
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from ..decisioning import Assessment
 from ..decisions import DecisionPolicy, DecisionRecord, Outcome, StageLatency, decision_id_for
 from ..explanations import ComponentReport, DecisionExplanation
 from ..features.vector import FeatureVector
@@ -108,15 +109,25 @@ class EnsembleDecider:
         return self._inputs
 
     def decide(
-        self, transaction: Transaction, features: FeatureVector, features_ns: int = 0
+        self,
+        transaction: Transaction,
+        features: FeatureVector,
+        features_ns: int = 0,
+        degraded_features: tuple[str, ...] = (),
     ) -> DecisionRecord:
-        """Decide one transaction; ``features_ns`` is the time already spent fetching features."""
+        """Decide one transaction; ``features_ns`` is the time already spent fetching features.
+
+        ``degraded_features`` names what could not feed the features (for example the
+        feature state). Then only the rules decide: the models are left out, because
+        their inputs are not what they were trained on, and the names open the record's
+        ``degraded`` list.
+        """
         watch = self._stopwatch
         started = watch.ticks_ns()
         row = self._row(transaction, features)
         assembled = watch.ticks_ns()
         features_total = features_ns + (assembled - started)
-        degraded: list[str] = []
+        degraded: list[str] = list(degraded_features)
         self._tracer.record_stage("features", assembled - features_total, assembled, {})
         if features_total > self._budgets.features_ms * NS_PER_MS:
             degraded.append(
@@ -124,7 +135,12 @@ class EnsembleDecider:
                 f"{self._budgets.features_ms} ms budget"
             )
 
-        results = [self._run(component, row) for component in self._components]
+        results = [
+            self._run(component, row)
+            if not degraded_features or isinstance(component, RulesScorer)
+            else _ComponentResult(None, None, 0, "features degraded; the rules decide alone")
+            for component in self._components
+        ]
         for component, result in zip(self._components, results, strict=True):
             if result.left_out is not None:
                 degraded.append(f"{component.name}: {result.left_out}")
@@ -371,3 +387,28 @@ class EnsembleScorer:
             self._components, self._combiner, self._calibration, inputs
         )
         return probabilities
+
+
+class EnsembleDecisionService:
+    """The ensemble behind the batch interface the serving entrypoint calls.
+
+    Each assessment is decided on its own, with its budgets and explanation; a degraded
+    assessment is decided by the rules alone (see ``EnsembleDecider.decide``).
+    """
+
+    def __init__(self, decider: EnsembleDecider, log: DecisionLog) -> None:
+        self._decider = decider
+        self._log = log
+
+    def decide_assessed(self, assessments: Sequence[Assessment]) -> list[DecisionRecord]:
+        records = []
+        for assessment in assessments:
+            record = self._decider.decide(
+                assessment.transaction,
+                assessment.features,
+                assessment.features_ns,
+                assessment.degraded,
+            )
+            self._log.append(record)
+            records.append(record)
+        return records

@@ -7,10 +7,13 @@ import math
 import numpy as np
 import pytest
 
+from twinbank.adapters.memory import InMemoryDecisionLog
+from twinbank.core.decisioning import Assessment
 from twinbank.core.decisions import DecisionPolicy, Outcome
 from twinbank.core.ensemble import (
     ComponentExplanation,
     EnsembleDecider,
+    EnsembleDecisionService,
     ExplanationMethod,
     ExplanationUnavailable,
     NoComponentAnswered,
@@ -143,8 +146,8 @@ def decider(components, weights, stopwatch=None):
     )
 
 
-def transaction(amount: float) -> Transaction:
-    return Transaction(1, 0, 7, 9, amount)
+def transaction(amount: float, transaction_id: int = 1) -> Transaction:
+    return Transaction(transaction_id, 0, 7, 9, amount)
 
 
 def features(average: float = 50.0, risk: float = 0.0) -> FeatureVector:
@@ -287,3 +290,30 @@ def test_artifact_version_must_be_hash():
                 "training": {"training_start": "2018-07-25"},
             }
         )
+
+
+def test_degraded_features_leave_rules_alone():
+    record = decider([LinearComponent("a", 0.01), rules()], (1.0, 1.0)).decide(
+        transaction(5000.0), features(), degraded_features=("feature_state",)
+    )
+    assert record.degraded[0] == "feature_state"
+    assert record.degraded[1] == "a: features degraded; the rules decide alone"
+    assert record.explanation.combined_log_odds == pytest.approx(2.0 * -4.0)
+    assert record.score == 0.9
+    assert record.explanation.reason_codes == ("HUGE",)
+
+
+def test_service_decides_and_logs_each_assessment():
+    log = InMemoryDecisionLog()
+    service = EnsembleDecisionService(
+        decider([LinearComponent("a", 0.01), rules()], (1.0, 1.0)), log
+    )
+    assessments = [
+        Assessment(transaction(10.0), features(), 1_000),
+        Assessment(transaction(2000.0, 2), features(), 1_000, ("feature_state",)),
+    ]
+    records = service.decide_assessed(assessments)
+    assert log.count() == 2
+    assert records[0].degraded == ()
+    assert records[1].degraded[0] == "feature_state"
+    assert records[1].outcome is Outcome.DECLINE
