@@ -39,7 +39,7 @@ from twinbank.adapters.memory import (
     InMemoryWorkerState,
 )
 from twinbank.adapters.models.artifacts import load_artifact
-from twinbank.adapters.models.ensemble_training import StoredEnsemble
+from twinbank.adapters.models.ensemble_training import StoredEnsemble, ensemble_from_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostTrainer
 from twinbank.adapters.monitoring import decision_sample
 from twinbank.adapters.redis import (
@@ -114,6 +114,7 @@ class ModelsContainer(containers.DeclarativeContainer):
     xgboost_trainer = providers.Factory(XGBoostTrainer)
     artifact_store = providers.Factory(LocalArtifactStore)
     stored_ensemble = providers.Factory(StoredEnsemble)
+    ensemble_artifact = providers.Callable(ensemble_from_artifact)
 
 
 def scenario_trainer(container: ApplicationContainer, model: ModelSpec) -> ModelTrainer:

@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from twinbank.adapters.artifacts import ArtifactRejected
 from twinbank.adapters.models.artifacts import InvalidModelArtifact, save_xgboost_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostScorer
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
@@ -82,6 +83,7 @@ def serve(
         ModelFeatureMismatch,
         InvalidServeSettings,
         InvalidRules,
+        ArtifactRejected,
     ) as error:
         fail_bad_input(str(error))
     log.info(

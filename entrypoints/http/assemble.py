@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import SpanProcessor
 
+from twinbank.adapters.models.ensemble_training import LoadedEnsemble
+from twinbank.adapters.telemetry import OpenTelemetryStageTracer
 from twinbank.core.decisioning import DecisionService
 from twinbank.core.decisions import DecisionPolicy
-from twinbank.core.ensemble import RulesEngine
+from twinbank.core.ensemble import EnsembleDecider, EnsembleDecisionService, RulesEngine
 from twinbank.core.online_features_contract import OnlineFeatureService
+from twinbank.core.ports import Scorer
 from twinbank.entrypoints.containers import ApplicationContainer
 from twinbank.entrypoints.worker.assemble import build_stream_worker, default_consumer_name
 from twinbank.entrypoints.worker.runner import WorkerSettings
@@ -42,10 +46,10 @@ def build_serving_services(
     serving = container.serving
     platform = container.platform
     feature_set = container.features.feature_set()
-    scorer, manifest = serving.model_artifact(settings.model)
-    if manifest.feature_set_version != feature_set.version:
+    model = _served_model(container, settings)
+    if model.feature_set_version != feature_set.version:
         raise ModelFeatureMismatch(
-            f"model {manifest.version} was trained on feature set {manifest.feature_set_version}; "
+            f"model {model.version} was trained on feature set {model.feature_set_version}; "
             f"this service computes {feature_set.version}; retrain the model on the current features"
         )
     keys = ApiKeyRegistry(settings.api_keys)
@@ -75,19 +79,35 @@ def build_serving_services(
     features = ServingFeatures(
         feature_set, reader, stopwatch, metrics, settings.feature_retry_after_ms / 1000
     )
-    degraded_rules = None
-    if settings.rules is not None:
-        rule_set, _ = serving.rule_file(settings.rules)
-        degraded_rules = RulesEngine(rule_set, scorer.input_names)
-    decision_service = DecisionService(
-        features.engine,
-        scorer,
-        policy,
-        serving.journal_log(journal),
-        clock,
-        stopwatch,
-        degraded_rules=degraded_rules,
-    )
+    decision_service: DecisionService | EnsembleDecisionService
+    if model.ensemble is not None:
+        loaded = model.ensemble
+        decider = EnsembleDecider(
+            loaded.inputs,
+            loaded.components,
+            loaded.combiner,
+            loaded.calibration,
+            policy,
+            stopwatch,
+            clock,
+            tracer=None if provider is None else OpenTelemetryStageTracer(tracer),
+        )
+        decision_service = EnsembleDecisionService(decider, serving.journal_log(journal))
+    else:
+        assert model.scorer is not None
+        degraded_rules = None
+        if settings.rules is not None:
+            rule_set, _ = serving.rule_file(settings.rules)
+            degraded_rules = RulesEngine(rule_set, model.scorer.input_names)
+        decision_service = DecisionService(
+            features.engine,
+            model.scorer,
+            policy,
+            serving.journal_log(journal),
+            clock,
+            stopwatch,
+            degraded_rules=degraded_rules,
+        )
     batcher = DecisionBatcher(
         features,
         decision_service,
@@ -105,9 +125,9 @@ def build_serving_services(
     # model only, registered as in production because this instance serves it.
     governance.register(
         ModelState(
-            model_id=manifest.version,
-            name="card-fraud-xgboost",
-            version=manifest.version,
+            model_id=model.version,
+            name=f"card-fraud-{model.kind}",
+            version=model.version,
             risk_tier=settings.model_risk_tier,
             owner=settings.model_owner,
             stage=Stage.PRODUCTION,
@@ -116,11 +136,11 @@ def build_serving_services(
         )
     )
     served = ServedModel(
-        model_version=manifest.version,
-        kind=manifest.kind,
-        input_names=list(manifest.input_names),
-        feature_set_version=manifest.feature_set_version,
-        trained_on=manifest.trained_on,
+        model_version=model.version,
+        kind=model.kind,
+        input_names=list(model.input_names),
+        feature_set_version=model.feature_set_version,
+        trained_on=model.trained_on,
         policy=PolicyInfo(
             version=policy.version, step_up_at=policy.step_up_at, decline_at=policy.decline_at
         ),
@@ -144,4 +164,43 @@ def build_serving_services(
         forwarders=forwarders,
         background=background,
         tracer_provider=provider,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _ServedModel:
+    version: str
+    kind: str
+    input_names: tuple[str, ...]
+    feature_set_version: str
+    trained_on: str
+    scorer: Scorer | None = None
+    ensemble: LoadedEnsemble | None = None
+
+
+def _served_model(container: ApplicationContainer, settings: ServeSettings) -> _ServedModel:
+    """Load the configured model folder or stored ensemble; raises when it is invalid."""
+    if settings.ensemble is None:
+        assert settings.model is not None
+        scorer, manifest = container.serving.model_artifact(settings.model)
+        return _ServedModel(
+            manifest.version,
+            manifest.kind,
+            manifest.input_names,
+            manifest.feature_set_version,
+            manifest.trained_on,
+            scorer=scorer,
+        )
+    spec = settings.ensemble
+    store = container.models.artifact_store(root=spec.store)
+    loaded = container.models.ensemble_artifact(store.load(spec.name, spec.version))
+    lineage = loaded.manifest.get("lineage", {})
+    assert isinstance(lineage, dict)
+    return _ServedModel(
+        f"{spec.name}-{spec.version}",
+        "ensemble",
+        loaded.inputs.names,
+        str(lineage.get("feature_set_version", "")),
+        str(lineage.get("data", {}).get("source", "")),
+        ensemble=loaded,
     )

@@ -31,6 +31,7 @@ from opentelemetry import trace
 
 from twinbank.core.decisioning import Assessment, DecisionService
 from twinbank.core.decisions import DecisionRecord
+from twinbank.core.ensemble import EnsembleDecisionService
 from twinbank.core.features.definitions import FeatureSet, Ratio
 from twinbank.core.features.streaming import (
     EntityHistory,
@@ -263,7 +264,7 @@ class DecisionBatcher:
     def __init__(
         self,
         features: ServingFeatures,
-        service: DecisionService,
+        service: DecisionService | EnsembleDecisionService,
         sync: Callable[[], None] | None,
         max_batch: int,
         metrics: ServiceMetrics,

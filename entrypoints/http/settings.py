@@ -60,6 +60,16 @@ class TelemetrySettings(BaseModel):
     service_name: str = "twinbank-decisions"
 
 
+class EnsembleArtifactSettings(BaseModel):
+    """A stored ensemble, by the store folder and the version ``twinbank train`` printed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    store: Path
+    name: str = "fraud-ensemble"
+    version: str = Field(pattern=r"^[0-9a-f]{16}$")
+
+
 class ServeSettings(BaseModel):
     """Configuration of ``twinbank serve``; every field has a safe default except the model."""
 
@@ -67,7 +77,12 @@ class ServeSettings(BaseModel):
 
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8000, ge=0, le=65535)
-    model: Path = Field(description="Model artifact folder (written by twinbank train-model).")
+    model: Path | None = Field(
+        None, description="Model artifact folder (written by twinbank train-model)."
+    )
+    ensemble: EnsembleArtifactSettings | None = Field(
+        None, description="Serve a stored ensemble (twinbank train) instead of a model folder."
+    )
     rules: Path | None = Field(
         None,
         description=(
@@ -105,6 +120,15 @@ class ServeSettings(BaseModel):
     telemetry: TelemetrySettings = TelemetrySettings()
 
     @model_validator(mode="after")
+    def _one_model(self) -> ServeSettings:
+        if (self.model is None) == (self.ensemble is None):
+            raise ValueError(
+                "set exactly one of 'model' (a twinbank train-model folder) and 'ensemble' "
+                "({store, version} from twinbank train)"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _unique_names(self) -> ServeSettings:
         names = [key.name for key in self.api_keys]
         duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -116,7 +140,8 @@ class ServeSettings(BaseModel):
 def load_serve_settings(path: Path) -> ServeSettings:
     """Read and validate a serve configuration; raises InvalidServeSettings.
 
-    A relative ``model``, ``rules`` or ``journal`` path is taken relative to the file's folder.
+    A relative ``model``, ``rules``, ``journal`` or ``ensemble.store`` path is taken
+    relative to the file's folder.
     """
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -130,6 +155,11 @@ def load_serve_settings(path: Path) -> ServeSettings:
         value = document.get(field)
         if isinstance(value, str) and not os.path.isabs(value):
             document[field] = str(path.parent / value)
+    ensemble = document.get("ensemble")
+    if isinstance(ensemble, dict):
+        store = ensemble.get("store")
+        if isinstance(store, str) and not os.path.isabs(store):
+            document["ensemble"] = ensemble | {"store": str(path.parent / store)}
     try:
         return ServeSettings.model_validate(document)
     except ValidationError as error:

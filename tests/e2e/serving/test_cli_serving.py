@@ -27,7 +27,7 @@ def _config(folder: Path, **document: object) -> Path:
 @pytest.mark.parametrize(
     ("document", "message"),
     [
-        ({"api_keys": API_KEYS}, "model: Field required"),
+        ({"api_keys": API_KEYS}, "set exactly one of 'model'"),
         ({"model": "m", "api_keys": []}, "api_keys"),
         ({"model": "m", "api_keys": API_KEYS, "port": 70000}, "port"),
         ({"model": "m", "api_keys": API_KEYS, "colour": "red"}, "colour"),
