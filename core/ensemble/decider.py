@@ -26,7 +26,8 @@ TOP_CONTRIBUTIONS = 3
 
 
 class NoComponentAnswered(RuntimeError):
-    """Every component of the ensemble raised or exceeded its budget for a decision."""
+    """No component with a non-zero weight scored a decision: each raised, exceeded its
+    budget or was left out."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class EnsembleDecider:
     raises, or whose scoring and explanation take longer than ``budgets.models_ms``, is
     left out and the combiner renormalizes the others' weights. A model cannot be
     interrupted in the middle of a call, so a slow one still costs its time: the budget
-    decides whether its answer counts, not how long the decision takes.
+    decides whether its score counts, not how long the decision takes.
     """
 
     def __init__(
@@ -232,6 +233,7 @@ class EnsembleDecider:
         # the record names the exception.
         except Exception as error:
             result = _ComponentResult(None, None, 0, f"raised {type(error).__name__}: {error}")
+
         ended = watch.ticks_ns()
         if result.log_odds is not None and not math.isfinite(result.log_odds):
             result = _ComponentResult(
