@@ -1,7 +1,7 @@
 """Where tests find the real data sets: the folder named by TWINBANK_DATA_DIR.
 
 Without the variable, a test that needs real data is skipped with the reason. With the
-variable set, a missing file fails the test: the data was promised and is not there.
+variable set, a missing file fails the test, because the configured data is incomplete.
 """
 
 from __future__ import annotations
