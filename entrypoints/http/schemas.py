@@ -85,6 +85,17 @@ class TransactionRequest(BaseModel):
     terminal_id: Identifier
     amount: Amount = Field(description="Amount in the card's currency, 0 to 1e9.")
 
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        # Lax datetimes also accept Unix times as numbers; this API takes RFC 3339 only.
+        if not isinstance(value, str):
+            raise ValueError(
+                "must be an RFC 3339 string with a time zone, such as 2018-10-01T08:15:00Z, "
+                f"not {value!r}"
+            )
+        return value
+
     @field_validator("timestamp")
     @classmethod
     def _representable(cls, value: datetime) -> datetime:

@@ -140,6 +140,7 @@ def test_read_routes_refuse_the_decide_key(memory_service: ServiceProcess):
         ({"timestamp": "2018-05-02T10:30:00"}, "timestamp"),
         ({"timestamp": "yesterday"}, "timestamp"),
         ({"timestamp": "1960-01-01T00:00:00Z"}, "timestamp"),
+        ({"timestamp": 1525255800}, "timestamp"),
         ({"merchant": "x"}, "merchant"),
     ],
 )
