@@ -442,6 +442,11 @@ def test_openapi_documents_every_route(memory_service: ServiceProcess):
     decisions = document["paths"]["/v1/decisions"]["post"]
     assert set(decisions["responses"]) >= {"200", "401", "403", "409", "422", "503"}
     assert decisions["security"] == [{"APIKeyHeader": []}]
+    gates = document["paths"]["/v1/governance/models/{model_id}/gates/{gate}"]["post"]
+    assert set(gates["responses"]) >= {"200", "401", "403", "404", "409", "422", "503"}
+    registration_schema = document["components"]["schemas"]["RegistrationRequest"]
+    assert registration_schema["additionalProperties"] is False
+    assert "lineage" in registration_schema["required"]
     schema = document["components"]["schemas"]["TransactionRequest"]
     assert schema["additionalProperties"] is False
     assert schema["properties"]["amount"]["maximum"] == 1e9
