@@ -489,7 +489,10 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
         summary="One model's record, next stage and the gates that block it",
     )
     def model_status(model_id: ModelId, _: Principal = read_key) -> ModelStatusResponse:
-        return governed("status", lambda service: _status_report(service, model_id))
+        report: ModelStatusResponse = governed(
+            "status", lambda service: _status_report(service, model_id)
+        )
+        return report
 
     @app.get(
         "/v1/governance/models/{model_id}/history",

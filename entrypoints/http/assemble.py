@@ -21,7 +21,7 @@ from .decider import DecisionBatcher, DecisionPipeline, MemoryStateReader, Servi
 from .metrics import ServiceMetrics
 from .schemas import PolicyInfo, ServedModel
 from .services import BackgroundWork, ServingServices
-from .settings import ServeSettings
+from .settings import GovernanceGate, ServeSettings
 from .telemetry import build_tracer_provider, tracer_from
 
 if TYPE_CHECKING:
@@ -45,12 +45,14 @@ def default_inventory_id(manifest: ModelManifest) -> str:
     return model_id_of(f"card-fraud-{manifest.kind}", manifest.version)
 
 
-def default_governance_gate(profile: str) -> str:
+def default_governance_gate(profile: str) -> GovernanceGate:
     """Return the gate of a profile: enforce in production, report elsewhere."""
     return "enforce" if profile == "production" else "report"
 
 
-def check_governance(governance: Callable[[], GovernanceService], model_id: str, gate: str) -> None:
+def check_governance(
+    governance: Callable[[], GovernanceService], model_id: str, gate: GovernanceGate
+) -> None:
     """Log the served model's status in the inventory. With ``enforce``, raise
     UngovernedModel unless it is in production or monitoring.
 

@@ -18,7 +18,7 @@ from .auth import ApiKeyRegistry
 from .decider import DecisionPipeline, StateReader
 from .metrics import ServiceMetrics
 from .schemas import DependencyCheck, ServedModel
-from .settings import ServeSettings
+from .settings import GovernanceGate, ServeSettings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class ServingServices:
     metrics: ServiceMetrics
     clock: Clock
     served_model: ServedModel
-    governance_gate: str
+    governance_gate: GovernanceGate
     journal: DurableJournal
     forwarders: list[JournalForwarder]
     background: list[BackgroundWork] = field(default_factory=list)

@@ -21,6 +21,9 @@ from pydantic import (
 
 from twinbank.core.governance import Role
 
+GovernanceGate = Literal["enforce", "report"]
+"""Whether ``twinbank serve`` requires the served model to be approved in the inventory."""
+
 INVENTORY_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}@[a-z0-9][a-z0-9._-]{0,99}")
 """A model's id in the governance inventory: NAME@VERSION."""
 
@@ -59,6 +62,10 @@ class ApiKeySettings(BaseModel):
     def _one_source(self) -> ApiKeySettings:
         if (self.key_sha256 is None) == (self.key_env is None):
             raise ValueError(f"key {self.name!r}: give exactly one of key_sha256 and key_env")
+        return self
+
+    @model_validator(mode="after")
+    def _governance_role(self) -> ApiKeySettings:
         roles = [role.value for role in Role]
         if Scope.GOVERN in self.scopes and self.role not in roles:
             raise ValueError(
@@ -96,7 +103,7 @@ class ServeSettings(BaseModel):
             "card-fraud-xgboost@xgb-0123456789ab."
         ),
     )
-    governance_gate: Literal["enforce", "report"] | None = Field(
+    governance_gate: GovernanceGate | None = Field(
         None,
         description=(
             "enforce: refuse to start unless the inventory has the served model in "
