@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from twinbank.adapters.governance import InvalidRoleDirectory
 from twinbank.adapters.models.artifacts import InvalidModelArtifact, save_xgboost_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostScorer
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
@@ -22,7 +23,7 @@ from twinbank.simulator.scenario import (
     load_scenario,
 )
 
-from ..containers import ApplicationContainer, build_container
+from ..containers import ApplicationContainer, MissingRoleDirectory, build_container
 from ..settings import PlatformSettings, Profile
 from .console import console, fail_bad_input
 
@@ -62,7 +63,11 @@ def serve(
     import uvicorn  # noqa: PLC0415
 
     from ..http.app import create_app  # noqa: PLC0415
-    from ..http.assemble import ModelFeatureMismatch, build_serving_services  # noqa: PLC0415
+    from ..http.assemble import (  # noqa: PLC0415
+        ModelFeatureMismatch,
+        UngovernedModel,
+        build_serving_services,
+    )
     from ..http.settings import InvalidServeSettings, load_serve_settings  # noqa: PLC0415
 
     _configure_logging(log_level)
@@ -76,7 +81,14 @@ def serve(
     try:
         decisions_db.parent.mkdir(parents=True, exist_ok=True)
         services = build_serving_services(container, settings, platform.profile)
-    except (InvalidModelArtifact, ModelFeatureMismatch, InvalidServeSettings) as error:
+    except (
+        InvalidModelArtifact,
+        ModelFeatureMismatch,
+        InvalidServeSettings,
+        UngovernedModel,
+        MissingRoleDirectory,
+        InvalidRoleDirectory,
+    ) as error:
         fail_bad_input(str(error))
     log.info(
         "serving on http://%s:%d with profile %s", settings.host, settings.port, platform.profile
