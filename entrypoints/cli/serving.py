@@ -24,6 +24,7 @@ from twinbank.simulator.scenario import (
 )
 
 from ..containers import ApplicationContainer, MissingRoleDirectory, build_container
+from ..governance_settings import MissingPseudonymisationKey
 from ..settings import PlatformSettings, Profile
 from .console import console, fail_bad_input
 
@@ -77,8 +78,8 @@ def serve(
         fail_bad_input(str(error))
     platform = _platform(profile, feature_lookup_timeout_ms=settings.feature_lookup_timeout_ms)
     decisions_db = (settings.journal.parent / "decisions.db").resolve()
-    container = build_container(platform, sqlite_url=f"sqlite:///{decisions_db}")
     try:
+        container = build_container(platform, sqlite_url=f"sqlite:///{decisions_db}")
         decisions_db.parent.mkdir(parents=True, exist_ok=True)
         services = build_serving_services(container, settings, platform.profile)
     except (
@@ -88,6 +89,7 @@ def serve(
         UngovernedModel,
         MissingRoleDirectory,
         InvalidRoleDirectory,
+        MissingPseudonymisationKey,
     ) as error:
         fail_bad_input(str(error))
     log.info(

@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from tests.support.serving import API_KEYS, KEY_ENVIRONMENT
 from twinbank.adapters.models.artifacts import load_artifact
 from twinbank.entrypoints.cli import app
+from twinbank.entrypoints.governance_settings import GovernanceSettings
 
 
 def _invoke(*arguments: str, environment: dict[str, str | None] | None = None):
@@ -144,3 +145,24 @@ def test_production_profile_needs_a_role_file(tmp_path: Path, model_artifact: Pa
 
     assert result.exit_code == 2, result.output
     assert "TWINBANK_GOVERNANCE_ROLES_FILE" in result.output
+
+
+def test_production_profile_needs_a_pseudonymisation_key(tmp_path: Path, model_artifact: Path):
+    config = _config(tmp_path, model=str(model_artifact), api_keys=API_KEYS)
+
+    result = _invoke(
+        "serve",
+        str(config),
+        "--profile",
+        "production",
+        environment={**KEY_ENVIRONMENT, "TWINBANK_AUDIT_PSEUDONYMISATION_KEY": None},
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "TWINBANK_AUDIT_PSEUDONYMISATION_KEY" in result.output
+
+
+def test_empty_roles_file_variable_means_no_file(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TWINBANK_GOVERNANCE_ROLES_FILE", "")
+
+    assert GovernanceSettings().roles_file is None
