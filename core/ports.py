@@ -6,7 +6,7 @@ Adapters in ``twinbank.adapters`` implement these protocols; the composition roo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,6 +17,7 @@ from .transactions import Transaction
 
 if TYPE_CHECKING:
     from .decisions import DecisionRecord
+    from .features.online import FeatureWrite, HistoryRow
     from .features.streaming import EntityHistory
 
 EntityKey = int | str
@@ -112,3 +113,32 @@ class DecisionLog(Protocol):
         ...
 
     def count(self) -> int: ...
+
+
+class OnlineFeatureStore(Protocol):
+    """Latest feature values per entity key, for low-latency reads.
+
+    A stored value is replaced only by a write with an equal or later event time, so
+    a late or replayed write never hides a newer value; at equal event times the
+    later write wins, as in the stream's arrival order.
+    """
+
+    def write(self, writes: Sequence[FeatureWrite]) -> None: ...
+
+    def read(
+        self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
+    ) -> list[dict[str, tuple[float | None, int]]]:
+        """Return, per key in order, ``name -> (value, event_time_ns)`` of the stored names."""
+        ...
+
+    def ping(self) -> bool: ...
+
+
+class FeatureHistory(Protocol):
+    """Append-only history of computed feature values (the offline side).
+
+    Appending a row whose ``(entity, key, event_id)`` is already stored changes
+    nothing, so a replayed batch adds no duplicate.
+    """
+
+    def append(self, rows: Sequence[HistoryRow]) -> None: ...

@@ -21,7 +21,7 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from twinbank.core.online_features_contract import UnknownEntity, UnknownFeature
+from twinbank.core.features.online import UnknownEntity, UnknownFeature
 from twinbank.core.timestamps import to_datetime
 from twinbank.core.transactions import Transaction
 

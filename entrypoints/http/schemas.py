@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
 
 from twinbank.core.decisions import Outcome
-from twinbank.core.online_features_contract import ValueStatus
+from twinbank.core.features.online import ValueStatus
 from twinbank.core.timestamps import from_datetime
 
 from .governance import Action, Stage
