@@ -17,6 +17,7 @@ from .transactions import Transaction
 
 if TYPE_CHECKING:
     from .decisions import DecisionRecord
+    from .features.historical import FeatureHistoryTable
     from .features.online import FeatureWrite, HistoryRow
     from .features.streaming import EntityHistory
 
@@ -142,3 +143,20 @@ class FeatureHistory(Protocol):
     """
 
     def append(self, rows: Sequence[HistoryRow]) -> None: ...
+
+
+class OfflineFeatureStore(Protocol):
+    """Feature values over time, per entity, for training and materialization.
+
+    Rows are never updated in place: a correction is a new row with a later created
+    time, which point-in-time retrieval prefers at equal event times.
+    """
+
+    def append(self, table: FeatureHistoryTable) -> None: ...
+
+    def history(
+        self, entity: str, names: Sequence[str], until_ns: int | None = None
+    ) -> FeatureHistoryTable:
+        """Return the entity's rows (event time ``<= until_ns`` when given), with the
+        columns ``names`` in that order; a feature never stored reads as null."""
+        ...

@@ -1,0 +1,299 @@
+"""Point-in-time correct retrieval of feature values for training rows.
+
+For each entity row (a key and a timestamp ``t``) the join returns the values of the
+latest history row of that key with event time ``<= t``; among equal event times the
+one created last wins, and among full ties the one stored last. A value older than
+its feature's ttl (``event_time < t - ttl``) is null, and a row with no qualifying
+history gets nulls: the output has exactly one row per entity row, in input order.
+
+With ``ignore_created_after`` a history row counts only from ``max(event time,
+created time)`` on, so values backfilled after ``t`` cannot leak into a training row
+even when their event time is earlier than ``t``.
+
+The join is vectorized. History rows are sorted by (key, availability time), and a
+running maximum of each row's rank in (event time, created time, position) order
+gives, for every prefix of a key's rows, the latest row available so far. Each entity
+row then needs one binary search; no Python loop runs per row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from .definitions import FeatureSet
+
+if TYPE_CHECKING:
+    from ..ports import OfflineFeatureStore
+
+Int64Array = npt.NDArray[np.int64]
+FloatArray = npt.NDArray[np.float64]
+KeyArray = npt.NDArray[np.generic]
+
+
+class InvalidRetrieval(ValueError):
+    """Entity rows or a history table that a point-in-time join cannot use."""
+
+
+@dataclass(frozen=True)
+class FeatureHistoryTable:
+    """Feature values of one entity over time, one row per entity key and event.
+
+    ``values`` has one column per name in ``names``; NaN is null. ``created_ns`` is
+    when the row was written (for tie-breaks and backfill exclusion).
+    """
+
+    entity: str
+    keys: KeyArray
+    event_time_ns: Int64Array
+    created_ns: Int64Array
+    names: tuple[str, ...]
+    values: FloatArray
+
+    def __post_init__(self) -> None:
+        rows = len(self.keys)
+        lengths = {
+            "keys": rows,
+            "event_time_ns": len(self.event_time_ns),
+            "created_ns": len(self.created_ns),
+            "values": self.values.shape[0],
+        }
+        if len(set(lengths.values())) != 1:
+            raise InvalidRetrieval(f"history of {self.entity!r}: column lengths differ: {lengths}")
+        if self.values.ndim != 2 or self.values.shape[1] != len(self.names):
+            raise InvalidRetrieval(
+                f"history of {self.entity!r}: values have shape {self.values.shape}, "
+                f"expected ({rows}, {len(self.names)}) for names {self.names}"
+            )
+        for label, column in (
+            ("event_time_ns", self.event_time_ns),
+            ("created_ns", self.created_ns),
+        ):
+            if column.dtype != np.int64:
+                raise InvalidRetrieval(
+                    f"history of {self.entity!r}: {label} has dtype {column.dtype}; "
+                    "use int64 nanoseconds since the epoch (UTC)"
+                )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+@dataclass(frozen=True)
+class EntityRows:
+    """Training rows: an entity key and a timestamp (int64 ns, UTC) per row."""
+
+    keys: KeyArray
+    timestamps_ns: Int64Array
+
+    def __post_init__(self) -> None:
+        if len(self.keys) != len(self.timestamps_ns):
+            raise InvalidRetrieval(
+                f"entity rows: {len(self.keys)} keys but {len(self.timestamps_ns)} timestamps"
+            )
+        if self.timestamps_ns.dtype != np.int64:
+            raise InvalidRetrieval(
+                f"entity rows: timestamps have dtype {self.timestamps_ns.dtype}; "
+                "use int64 nanoseconds since the epoch (UTC)"
+            )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+
+def latest_rows(
+    history: FeatureHistoryTable, rows: EntityRows, *, ignore_created_after: bool = False
+) -> Int64Array:
+    """Return, per entity row, the index of its latest qualifying history row, or -1.
+
+    The ttl is not applied here; see ``point_in_time_join``.
+    """
+    if len(rows) == 0 or len(history) == 0:
+        return np.full(len(rows), -1, dtype=np.int64)
+    _check_key_kinds(history.keys, rows.keys)
+    distinct_keys, history_codes = np.unique(history.keys, return_inverse=True)
+    history_codes = history_codes.astype(np.int64).reshape(-1)
+    row_codes, known = _codes_of(distinct_keys, rows.keys)
+
+    event = history.event_time_ns
+    created = history.created_ns
+    available = np.maximum(event, created) if ignore_created_after else event
+
+    # Rank of each history row in "latest" order: event time, created time, position.
+    by_recency = np.lexsort((np.arange(len(history)), created, event))
+    rank = np.empty(len(history), dtype=np.int64)
+    rank[by_recency] = np.arange(len(history), dtype=np.int64)
+
+    by_availability = np.lexsort((available, history_codes))
+    sorted_codes = history_codes[by_availability]
+    sorted_available = available[by_availability]
+    # Key groups are sorted by code, so offsetting each rank by code * n keeps the
+    # running maximum from carrying across groups.
+    span = np.int64(len(history))
+    best_so_far = np.maximum.accumulate(sorted_codes * span + rank[by_availability])
+    best_row = by_recency[best_so_far - sorted_codes * span]
+
+    # Search (code, time) pairs through the time's rank among distinct availability
+    # times, which keeps the composite search key inside int64.
+    distinct_times = np.unique(sorted_available)
+    stride = np.int64(len(distinct_times) + 1)
+    composite = sorted_codes * stride + np.searchsorted(
+        distinct_times, sorted_available, side="right"
+    )
+    query = row_codes * stride + np.searchsorted(distinct_times, rows.timestamps_ns, side="right")
+    position = np.searchsorted(composite, query, side="right") - 1
+    clipped = np.maximum(position, 0)
+    found = known & (position >= 0) & (sorted_codes[clipped] == row_codes)
+    return np.where(found, best_row[clipped], -1)
+
+
+def point_in_time_join(
+    history: FeatureHistoryTable,
+    rows: EntityRows,
+    names: Sequence[str],
+    ttl_ns: Sequence[int],
+    *,
+    ignore_created_after: bool = False,
+) -> FloatArray:
+    """Return a ``(len(rows), len(names))`` array of point-in-time values; NaN is null.
+
+    ``ttl_ns[i]`` is the ttl of ``names[i]``; 0 means no limit. Raises
+    InvalidRetrieval for a name the history does not hold.
+    """
+    if len(ttl_ns) != len(names):
+        raise InvalidRetrieval(f"{len(names)} feature names but {len(ttl_ns)} ttls")
+    columns = []
+    for name in names:
+        try:
+            columns.append(history.names.index(name))
+        except ValueError:
+            raise InvalidRetrieval(
+                f"feature {name!r} is not in the history of {history.entity!r}; "
+                f"stored features: {', '.join(history.names)}"
+            ) from None
+    chosen = latest_rows(history, rows, ignore_created_after=ignore_created_after)
+    missing = chosen < 0
+    safe = np.where(missing, 0, chosen)
+    if len(history) == 0:
+        return np.full((len(rows), len(names)), np.nan)
+    if columns == list(range(len(history.names))):
+        out = np.take(history.values, safe, axis=0)
+    else:
+        out = history.values[np.ix_(safe, np.asarray(columns, dtype=np.int64))]
+    out[missing] = np.nan
+    age = rows.timestamps_ns - history.event_time_ns[safe]
+    for ttl in sorted(set(ttl_ns) - {0}):
+        expired = age > ttl
+        if expired.any():
+            feature_mask = np.asarray([limit == ttl for limit in ttl_ns])
+            out[np.ix_(expired, feature_mask)] = np.nan
+    return out
+
+
+def _check_key_kinds(history_keys: KeyArray, row_keys: KeyArray) -> None:
+    history_numeric = np.issubdtype(history_keys.dtype, np.integer)
+    rows_numeric = np.issubdtype(row_keys.dtype, np.integer)
+    if history_numeric != rows_numeric:
+        sample = row_keys[0] if len(row_keys) else None
+        raise InvalidRetrieval(
+            f"entity rows have {row_keys.dtype} keys (first: {sample!r}) but the history "
+            f"has {history_keys.dtype} keys; convert the entity keys to the history's type"
+        )
+
+
+def _codes_of(distinct_keys: KeyArray, keys: KeyArray) -> tuple[Int64Array, npt.NDArray[np.bool_]]:
+    """Return each key's index in ``distinct_keys`` and whether it occurs there."""
+    position = np.searchsorted(distinct_keys, keys)
+    clipped = np.minimum(position, len(distinct_keys) - 1)
+    known = distinct_keys[clipped] == keys
+    return np.where(known, clipped, -1).astype(np.int64), np.asarray(known, dtype=np.bool_)
+
+
+@dataclass(frozen=True)
+class TrainingRows:
+    """Rows to fetch features for: a timestamp per row and the key of each entity.
+
+    ``keys`` maps an entity's join key (such as ``customer_id``) to one key per row.
+    """
+
+    timestamps_ns: Int64Array
+    keys: Mapping[str, KeyArray]
+
+    def __post_init__(self) -> None:
+        if self.timestamps_ns.dtype != np.int64:
+            raise InvalidRetrieval(
+                f"training rows: timestamps have dtype {self.timestamps_ns.dtype}; "
+                "use int64 nanoseconds since the epoch (UTC)"
+            )
+        for join_key, column in self.keys.items():
+            if len(column) != len(self.timestamps_ns):
+                raise InvalidRetrieval(
+                    f"training rows: {join_key!r} has {len(column)} keys for "
+                    f"{len(self.timestamps_ns)} timestamps"
+                )
+
+    def __len__(self) -> int:
+        return len(self.timestamps_ns)
+
+
+class HistoricalFeatureService:
+    """Point-in-time feature retrieval over an offline store, for training sets."""
+
+    def __init__(self, store: OfflineFeatureStore, feature_set: FeatureSet) -> None:
+        self._store = store
+        self._feature_set = feature_set
+
+    def get_historical_features(
+        self,
+        rows: TrainingRows,
+        features: Sequence[str],
+        *,
+        ignore_created_after: bool = False,
+    ) -> FloatArray:
+        """Return a ``(len(rows), len(features))`` array in the order given; NaN is null.
+
+        Raises InvalidRetrieval, before any history is read, for a name the feature
+        set lacks, a feature without an entity, or rows that lack an entity's join key.
+        """
+        by_entity: dict[str, list[int]] = {}
+        known = self._feature_set.names
+        for column, name in enumerate(features):
+            if name not in known:
+                raise InvalidRetrieval(
+                    f"feature {name!r} is not in feature set {self._feature_set.name!r}; "
+                    f"features: {', '.join(known)}"
+                )
+            entity = self._feature_set.definition(name).entity
+            if entity is None:
+                raise InvalidRetrieval(
+                    f"feature {name!r} has no entity, so it has no history; compute it "
+                    "from the training rows themselves"
+                )
+            by_entity.setdefault(entity, []).append(column)
+        for entity in by_entity:
+            join_key = self._feature_set.entity(entity).join_key
+            if join_key not in rows.keys:
+                raise InvalidRetrieval(
+                    f"training rows have no {join_key!r} column, which the features of "
+                    f"entity {entity!r} need; columns: {sorted(rows.keys)}"
+                )
+
+        out = np.empty((len(rows), len(features)))
+        for entity, columns in by_entity.items():
+            names = [features[column] for column in columns]
+            ttls = [self._feature_set.definition(name).ttl_ns for name in names]
+            history = self._store.history(entity, names)
+            join_key = self._feature_set.entity(entity).join_key
+            entity_rows = EntityRows(np.asarray(rows.keys[join_key]), rows.timestamps_ns)
+            values = point_in_time_join(
+                history, entity_rows, names, ttls, ignore_created_after=ignore_created_after
+            )
+            if columns == list(range(len(features))):
+                out = values
+            else:
+                out[:, columns] = values
+        return out
