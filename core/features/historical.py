@@ -10,10 +10,10 @@ With ``ignore_created_after`` a history row counts only from ``max(event time,
 created time)`` on, so values backfilled after ``t`` cannot leak into a training row
 even when their event time is earlier than ``t``.
 
-The join is vectorized. History rows are sorted by (key, availability time), and a
-running maximum of each row's rank in (event time, created time, position) order
-gives, for every prefix of a key's rows, the latest row available so far. Each entity
-row then needs one binary search; no Python loop runs per row.
+The join is vectorized. History rows and entity rows are sorted together by (key,
+time), and a running maximum of each history row's rank in (event time, created
+time, position) order gives every entity row the latest history row available at its
+time. No Python loop runs per row.
 """
 
 from __future__ import annotations
@@ -123,32 +123,33 @@ def latest_rows(
     created = history.created_ns
     available = np.maximum(event, created) if ignore_created_after else event
 
-    # Rank of each history row in "latest" order: event time, created time, position.
-    by_recency = np.lexsort((np.arange(len(history)), created, event))
+    # Rank of each history row in "latest" order: event time, created time, then
+    # position, which lexsort keeps among full ties because it is stable.
+    by_recency = np.lexsort((created, event))
     rank = np.empty(len(history), dtype=np.int64)
     rank[by_recency] = np.arange(len(history), dtype=np.int64)
 
-    by_availability = np.lexsort((available, history_codes))
-    sorted_codes = history_codes[by_availability]
-    sorted_available = available[by_availability]
-    # Key groups are sorted by code, so offsetting each rank by code * n keeps the
-    # running maximum from carrying across groups.
-    span = np.int64(len(history))
-    best_so_far = np.maximum.accumulate(sorted_codes * span + rank[by_availability])
-    best_row = by_recency[best_so_far - sorted_codes * span]
-
-    # Search (code, time) pairs through the time's rank among distinct availability
-    # times, which keeps the composite search key inside int64.
-    distinct_times = np.unique(sorted_available)
-    stride = np.int64(len(distinct_times) + 1)
-    composite = sorted_codes * stride + np.searchsorted(
-        distinct_times, sorted_available, side="right"
+    # Sort history rows and entity rows together by (key, time); at equal times a
+    # history row sorts first, so a value with event time t is visible at t. Offsetting
+    # each group by code * stride keeps the running maximum from crossing groups, and
+    # an entity row contributes its group's floor, which means "nothing yet".
+    history_count = len(history)
+    stride = np.int64(history_count + 1)
+    codes = np.concatenate([history_codes, row_codes])
+    moments = np.concatenate([available, rows.timestamps_ns])
+    is_row = np.concatenate(
+        [np.zeros(history_count, dtype=np.int8), np.ones(len(rows), dtype=np.int8)]
     )
-    query = row_codes * stride + np.searchsorted(distinct_times, rows.timestamps_ns, side="right")
-    position = np.searchsorted(composite, query, side="right") - 1
-    clipped = np.maximum(position, 0)
-    found = known & (position >= 0) & (sorted_codes[clipped] == row_codes)
-    return np.where(found, best_row[clipped], -1)
+    keyed = np.concatenate([history_codes * stride + rank + 1, row_codes * stride])
+    merged = np.lexsort((is_row, moments, codes))
+    best = np.maximum.accumulate(keyed[merged])
+    row_positions = merged >= history_count
+    best_rank = np.empty(len(rows), dtype=np.int64)
+    best_rank[merged[row_positions] - history_count] = (
+        best[row_positions] - row_codes[merged[row_positions] - history_count] * stride - 1
+    )
+    found = known & (best_rank >= 0)
+    return np.where(found, by_recency[np.maximum(best_rank, 0)], -1)
 
 
 def point_in_time_join(
@@ -166,27 +167,35 @@ def point_in_time_join(
     """
     if len(ttl_ns) != len(names):
         raise InvalidRetrieval(f"{len(names)} feature names but {len(ttl_ns)} ttls")
+    position_of = {name: index for index, name in enumerate(history.names)}
     columns = []
     for name in names:
-        try:
-            columns.append(history.names.index(name))
-        except ValueError:
+        if name not in position_of:
             raise InvalidRetrieval(
                 f"feature {name!r} is not in the history of {history.entity!r}; "
                 f"stored features: {', '.join(history.names)}"
-            ) from None
+            )
+        columns.append(position_of[name])
+    if len(history) == 0:
+        return np.full((len(rows), len(names)), np.nan)
+
     chosen = latest_rows(history, rows, ignore_created_after=ignore_created_after)
     missing = chosen < 0
     safe = np.where(missing, 0, chosen)
-    if len(history) == 0:
-        return np.full((len(rows), len(names)), np.nan)
+    age = rows.timestamps_ns - history.event_time_ns[safe]
+    limits = set(ttl_ns)
+    if len(limits) == 1:
+        # One ttl for every column, the usual case: expiry is a per-row mask.
+        (ttl,) = limits
+        if ttl:
+            missing |= age > ttl
+        limits = set()
     if columns == list(range(len(history.names))):
         out = np.take(history.values, safe, axis=0)
     else:
         out = history.values[np.ix_(safe, np.asarray(columns, dtype=np.int64))]
     out[missing] = np.nan
-    age = rows.timestamps_ns - history.event_time_ns[safe]
-    for ttl in sorted(set(ttl_ns) - {0}):
+    for ttl in sorted(limits - {0}):
         expired = age > ttl
         if expired.any():
             feature_mask = np.asarray([limit == ttl for limit in ttl_ns])

@@ -19,6 +19,7 @@ from twinbank.core.features.historical import (
 
 NAMES = ("f_short", "f_long", "f_forever")
 TTLS = (5, 20, 0)
+ttl_choices = st.sampled_from([TTLS, (7, 7, 7), (0, 0, 0)])
 
 times = st.integers(min_value=0, max_value=40)
 history_rows = st.lists(
@@ -47,7 +48,9 @@ def _history(rows: list) -> FeatureHistoryTable:
     )
 
 
-def _reference(history: list, rows: list, ignore_created_after: bool) -> list[list[float]]:
+def _reference(
+    history: list, rows: list, ignore_created_after: bool, ttls: tuple[int, ...]
+) -> list[list[float]]:
     """Scan every history row for every entity row: the definition, written plainly."""
     out = []
     for key, timestamp in rows:
@@ -62,7 +65,7 @@ def _reference(history: list, rows: list, ignore_created_after: bool) -> list[li
             if best is None or candidate > best[0]:
                 best = (candidate, values)
         result = []
-        for index, ttl in enumerate(TTLS):
+        for index, ttl in enumerate(ttls):
             if best is None or (ttl and best[0][0] < timestamp - ttl):
                 result.append(math.nan)
             else:
@@ -73,8 +76,10 @@ def _reference(history: list, rows: list, ignore_created_after: bool) -> list[li
 
 
 @settings(max_examples=300, deadline=None)
-@given(history=history_rows, rows=entity_rows, ignore_created_after=st.booleans())
-def test_join_equals_reference(history: list, rows: list, ignore_created_after: bool) -> None:
+@given(history=history_rows, rows=entity_rows, ignore_created_after=st.booleans(), ttls=ttl_choices)
+def test_join_equals_reference(
+    history: list, rows: list, ignore_created_after: bool, ttls: tuple[int, ...]
+) -> None:
     table = _history(history)
     query = EntityRows(
         np.array([row[0] for row in rows], dtype=np.int64),
@@ -82,10 +87,10 @@ def test_join_equals_reference(history: list, rows: list, ignore_created_after: 
     )
 
     result = point_in_time_join(
-        table, query, NAMES, TTLS, ignore_created_after=ignore_created_after
+        table, query, NAMES, ttls, ignore_created_after=ignore_created_after
     )
 
-    expected = np.array(_reference(history, rows, ignore_created_after)).reshape(
+    expected = np.array(_reference(history, rows, ignore_created_after, ttls)).reshape(
         len(rows), len(NAMES)
     )
     assert result.shape == (len(rows), len(NAMES))
