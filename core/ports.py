@@ -17,8 +17,10 @@ from .transactions import Transaction
 
 if TYPE_CHECKING:
     from .decisions import DecisionRecord
+    from .features.definitions import FeatureSet
     from .features.historical import FeatureHistoryTable
     from .features.online import FeatureWrite, HistoryRow
+    from .features.registry import RegisteredPipeline
     from .features.streaming import EntityHistory
 
 EntityKey = int | str
@@ -159,4 +161,25 @@ class OfflineFeatureStore(Protocol):
     ) -> FeatureHistoryTable:
         """Return the entity's rows (event time ``<= until_ns`` when given), with the
         columns ``names`` in that order; a feature never stored reads as null."""
+        ...
+
+
+class RegistryStore(Protocol):
+    """Registered versions of feature pipelines, so that any recorded version can be
+    looked up again by the decisions that name it."""
+
+    def register(self, feature_set: FeatureSet, registered_ns: int) -> bool:
+        """Record a pipeline version; return False when it was already recorded."""
+        ...
+
+    def get(self, pipeline: str, version: str | None = None) -> FeatureSet | None:
+        """Return a registered version, the latest when ``version`` is None, or None."""
+        ...
+
+    def versions(self, pipeline: str) -> list[RegisteredPipeline]:
+        """Return a pipeline's registered versions, oldest first."""
+        ...
+
+    def pipelines_using(self, feature_version: str) -> list[tuple[str, str]]:
+        """Return ``(pipeline, pipeline version)`` pairs containing a feature version."""
         ...
