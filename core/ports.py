@@ -183,3 +183,13 @@ class RegistryStore(Protocol):
     def pipelines_using(self, feature_version: str) -> list[tuple[str, str]]:
         """Return ``(pipeline, pipeline version)`` pairs containing a feature version."""
         ...
+
+
+class MaterializationLog(Protocol):
+    """Per pipeline and entity, the event time up to which batch materialization ran."""
+
+    def watermark(self, pipeline: str, entity: str) -> int | None:
+        """Return the recorded watermark in ns, or None before the first run."""
+        ...
+
+    def record(self, pipeline: str, entity: str, watermark_ns: int) -> None: ...

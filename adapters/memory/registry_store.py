@@ -9,10 +9,11 @@ from twinbank.core.features.registry import RegisteredPipeline, definition_versi
 
 
 class InMemoryRegistryStore:
-    """The RegistryStore port on dictionaries."""
+    """The RegistryStore and MaterializationLog ports on dictionaries."""
 
     def __init__(self) -> None:
         self._versions: dict[str, list[tuple[RegisteredPipeline, FeatureSet]]] = {}
+        self._watermarks: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
 
     def register(self, feature_set: FeatureSet, registered_ns: int) -> bool:
@@ -47,3 +48,11 @@ class InMemoryRegistryStore:
                 if definition_version(definition) == feature_version
             }
         return sorted(found)
+
+    def watermark(self, pipeline: str, entity: str) -> int | None:
+        with self._lock:
+            return self._watermarks.get((pipeline, entity))
+
+    def record(self, pipeline: str, entity: str, watermark_ns: int) -> None:
+        with self._lock:
+            self._watermarks[(pipeline, entity)] = watermark_ns

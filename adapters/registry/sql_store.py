@@ -57,9 +57,18 @@ registry_features = Table(
     Column("owner", String(128), nullable=False),
 )
 
+materialization_watermarks = Table(
+    "materialization_watermarks",
+    metadata,
+    Column("pipeline", String(128), primary_key=True),
+    Column("entity", String(64), primary_key=True),
+    Column("watermark_ns", BigInteger, nullable=False),
+)
+
 
 class SqlRegistryStore:
-    """The RegistryStore port on a SQLAlchemy engine (SQLite or PostgreSQL)."""
+    """The RegistryStore and MaterializationLog ports on a SQLAlchemy engine (SQLite or
+    PostgreSQL)."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
@@ -148,6 +157,30 @@ class SqlRegistryStore:
         )
         with self._engine.connect() as connection:
             return [(pipeline, version) for pipeline, version in connection.execute(statement)]
+
+    def watermark(self, pipeline: str, entity: str) -> int | None:
+        statement = select(materialization_watermarks.c.watermark_ns).where(
+            materialization_watermarks.c.pipeline == pipeline,
+            materialization_watermarks.c.entity == entity,
+        )
+        with self._engine.connect() as connection:
+            return connection.execute(statement).scalar_one_or_none()
+
+    def record(self, pipeline: str, entity: str, watermark_ns: int) -> None:
+        where = (
+            materialization_watermarks.c.pipeline == pipeline,
+            materialization_watermarks.c.entity == entity,
+        )
+        with self._engine.begin() as connection:
+            updated = connection.execute(
+                materialization_watermarks.update().where(*where).values(watermark_ns=watermark_ns)
+            ).rowcount
+            if not updated:
+                connection.execute(
+                    materialization_watermarks.insert().values(
+                        pipeline=pipeline, entity=entity, watermark_ns=watermark_ns
+                    )
+                )
 
     def dispose(self) -> None:
         self._engine.dispose()

@@ -95,3 +95,17 @@ def test_pipelines_using_a_feature_version(open_store) -> None:
     )
     assert open_store().pipelines_using(edited) == [("handbook", changed.version)]
     assert open_store().pipelines_using("ffffffffffff") == []
+
+
+def test_watermark_starts_empty_then_moves(open_store) -> None:
+    store = open_store()
+    assert store.watermark("handbook", "customer") is None
+
+    store.record("handbook", "customer", 100)
+    store.record("handbook", "terminal", 50)
+    open_store().record("handbook", "customer", 300)
+
+    reopened = open_store()
+    assert reopened.watermark("handbook", "customer") == 300
+    assert reopened.watermark("handbook", "terminal") == 50
+    assert reopened.watermark("other", "customer") is None
