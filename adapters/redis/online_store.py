@@ -6,9 +6,9 @@ of the float, empty for null). Fixed-width times compare correctly as strings in
 Lua, where numbers are doubles and would round nanosecond times above 2**53.
 
 A batch of writes is one EVALSHA of a Lua script, so it is atomic and costs one round
-trip: per field the script replaces the stored value only when the stored event time
+trip. Per field, the script replaces the stored value only when the stored event time
 is not later than the write's, then refreshes the key's expiry. Reads are HMGETs sent
-in one pipeline.
+in one Lua script call.
 
 NOTE: the script touches many keys in one call. Redis Cluster allows that only when
 every key hashes to the same slot, so this adapter targets a single Redis server.
@@ -52,6 +52,16 @@ return written
 """
 
 
+# KEYS: the hashes to read. ARGV: the field names. Returns one HMGET reply per key.
+_READ_SCRIPT = """
+local replies = {}
+for index, key in ipairs(KEYS) do
+  replies[index] = redis.call('HMGET', key, unpack(ARGV))
+end
+return replies
+"""
+
+
 def _encode(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
@@ -70,7 +80,8 @@ class RedisOnlineFeatureStore:
         self._client = client
         self._prefix = prefix
         self._expiry_ms = key_ttl_ms or 0
-        self._script = client.register_script(_WRITE_SCRIPT)
+        self._write_script = client.register_script(_WRITE_SCRIPT)
+        self._read_script = client.register_script(_READ_SCRIPT)
 
     def _key(self, entity: str, key: EntityKey) -> str:
         return f"{self._prefix}:online:{entity}:{key}"
@@ -88,7 +99,7 @@ class RedisOnlineFeatureStore:
             for name, value in write.values.items():
                 arguments.append(name)
                 arguments.append(_encode(value))
-        self._script(keys=keys, args=arguments)
+        self._write_script(keys=keys, args=arguments)
 
     def read(
         self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
@@ -98,20 +109,17 @@ class RedisOnlineFeatureStore:
         if len(keys) == 1:
             replies = [self._client.hmget(self._key(entity, keys[0]), names)]
         else:
-            pipeline = self._client.pipeline(transaction=False)
-            for key in keys:
-                pipeline.hmget(self._key(entity, key), names)
-            replies = pipeline.execute()
+            # One script call costs about half of a pipeline of HMGETs in redis-py.
+            replies = self._read_script(keys=[self._key(entity, key) for key in keys], args=names)
+        digits = _TIME_DIGITS
         rows = []
         for reply in replies:
             row = {}
             for name, raw in zip(names, reply, strict=True):
                 if raw is None:
                     continue
-                text = raw.decode() if isinstance(raw, bytes) else raw
-                encoded_value = text[_TIME_DIGITS:]
-                value = float(encoded_value) if encoded_value else None
-                row[name] = (value, int(text[:_TIME_DIGITS]))
+                encoded_value = raw[digits:]
+                row[name] = (float(encoded_value) if encoded_value else None, int(raw[:digits]))
             rows.append(row)
         return rows
 

@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from .definitions import FeatureSet
 
@@ -44,9 +44,12 @@ def check_entity_key(key: object, where: str) -> None:
         raise InvalidFeatureWrite(f"{where}: entity key is an empty string; use a real key")
 
 
-@dataclass(frozen=True, slots=True)
-class OnlineValue:
-    """A served feature value; ``value`` is None unless the status is PRESENT."""
+class OnlineValue(NamedTuple):
+    """A served feature value; ``value`` is None unless the status is PRESENT.
+
+    A named tuple rather than a frozen dataclass because a 100-key read builds
+    1,500 of them, and a tuple is several times cheaper to create.
+    """
 
     value: float | None
     status: ValueStatus
@@ -166,15 +169,18 @@ class OnlineFeatureService:
         for key in keys:
             check_entity_key(key, f"online read of {entity}")
         stored = self._store.read(entity, keys, feature_names)
+        ttl_of = self._ttl_ns
+        not_found = OnlineValue(None, ValueStatus.NOT_FOUND, None)
         results = []
         for found in stored:
             row = {}
             for name in feature_names:
-                if name not in found:
-                    row[name] = OnlineValue(None, ValueStatus.NOT_FOUND, None)
+                entry = found.get(name)
+                if entry is None:
+                    row[name] = not_found
                     continue
-                value, event_time_ns = found[name]
-                ttl = self._ttl_ns[name]
+                value, event_time_ns = entry
+                ttl = ttl_of[name]
                 if ttl and now_ns - event_time_ns > ttl:
                     row[name] = OnlineValue(None, ValueStatus.OUTSIDE_MAX_AGE, event_time_ns)
                 else:
