@@ -28,7 +28,8 @@ from ..ports import EntityKey, FeatureStateStore
 from ..timestamps import hour_of_day, weekday
 from ..transactions import FraudLabel, Transaction
 from .definitions import Aggregation, FeatureSet, RowTransform
-from .plan import AggregateOutput, ComputationPlan, EntityPlan, compile_plan
+from .plan import AggregateOutput, ComputationPlan, EntityPlan, WindowPlan, compile_plan
+from .trackers import Tracker, build_trackers
 from .vector import FeatureVector
 
 _NAN = math.nan
@@ -64,13 +65,15 @@ class WindowState:
     ``left <= i < right``.
     """
 
-    __slots__ = ("count", "left", "right", "sums")
+    __slots__ = ("count", "left", "right", "sums", "trackers")
 
     def __init__(self, source_count: int) -> None:
         self.left = 0
         self.right = 0
         self.count = 0
         self.sums = [0] * source_count
+        # Built on first use (see trackers.py), so stores need not persist them.
+        self.trackers: list[Tracker] | None = None
 
 
 class EntityHistory:
@@ -237,6 +240,9 @@ class StreamingFeatureEngine:
         offset = history.offset
         end = offset + len(times)
         for window, state in zip(plan.windows, history.windows, strict=True):
+            if window.trackers:
+                _advance_tracked(window, state, history, timestamp, values, label_slot)
+                continue
             sums = state.sums
             delay = window.delay_ns
             upper = timestamp - delay
@@ -263,10 +269,51 @@ class StreamingFeatureEngine:
             state.left = left
             count = right - left
             state.count = count
-            _write_outputs(window.outputs, count, sums, label_slot, values)
+            _write_outputs(window.outputs, count, sums, label_slot, values, None)
         if end - history.offset >= 128:
             _prune(history)
         store.save_history(plan.entity.name, key, history)
+
+
+def _advance_tracked(
+    window: WindowPlan,
+    state: WindowState,
+    history: EntityHistory,
+    timestamp: int,
+    values: list[float],
+    label_slot: int | None,
+) -> None:
+    """Move one window that keeps trackers, feeding each event that enters or leaves."""
+    times, columns, offset = history.times, history.columns, history.offset
+    end = offset + len(times)
+    trackers = state.trackers
+    if trackers is None:
+        trackers = build_trackers(window.trackers, columns, offset, state.left, state.right)
+        state.trackers = trackers
+    slots = [slot for _, slot in window.trackers]
+    sums = state.sums
+    upper = timestamp - window.delay_ns
+    right = state.right
+    while right < end and times[right - offset] <= upper:
+        position = right - offset
+        for slot, column in enumerate(columns):
+            sums[slot] += column[position]
+        for tracker, slot in zip(trackers, slots, strict=True):
+            tracker.add(right, columns[slot][position])
+        right += 1
+    lower = upper - window.length_ns
+    left = state.left
+    while left < right and times[left - offset] <= lower:
+        position = left - offset
+        for slot, column in enumerate(columns):
+            sums[slot] -= column[position]
+        for tracker, slot in zip(trackers, slots, strict=True):
+            tracker.remove(left, columns[slot][position])
+        left += 1
+    state.right = right
+    state.left = left
+    state.count = right - left
+    _write_outputs(window.outputs, state.count, sums, label_slot, values, trackers)
 
 
 def _preview_windows(
@@ -316,7 +363,15 @@ def _preview_windows(
             count += 1
             for slot, value in enumerate(arriving):
                 sums[slot] += value
-        _write_outputs(window.outputs, count, sums, label_slot, values)
+        trackers = None
+        if window.trackers:
+            # NOTE: a preview rebuilds the trackers from the window's events, O(window),
+            # because copying the stored ones would cost as much and change nothing.
+            trackers = build_trackers(window.trackers, columns, offset, left, right)
+            if window.delay_ns == 0:
+                for tracker, (_, slot) in zip(trackers, window.trackers, strict=True):
+                    tracker.add(end, arriving[slot])
+        _write_outputs(window.outputs, count, sums, label_slot, values, trackers)
 
 
 def _write_outputs(
@@ -325,11 +380,20 @@ def _write_outputs(
     sums: list[int],
     label_slot: int | None,
     values: list[float],
+    trackers: list[Tracker] | None,
 ) -> None:
     for output in outputs:
         aggregation = output.aggregation
         if aggregation is Aggregation.COUNT:
             values[output.column] = float(count)
+            continue
+        if output.tracker >= 0:
+            assert trackers is not None  # the plan gives tracked outputs a tracker index
+            result = trackers[output.tracker].result(count, sums[output.slot])
+            if result is None:
+                empty = output.empty_value
+                result = _NAN if empty is None else empty
+            values[output.column] = result
             continue
         unit = 1 if output.slot == label_slot else _UNIT
         if aggregation is Aggregation.SUM:
