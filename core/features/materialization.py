@@ -9,8 +9,8 @@ never hide a newer value.
 An incremental run starts at the entity's watermark, the ``end_ns`` of its previous
 run, and records the new one when every write succeeded.
 
-NOTE: incremental runs select by event time, so a backfilled row whose event time is
-at or before the watermark is not picked up; materialize its range explicitly.
+NOTE: incremental runs select by event time. A backfilled row whose event time is at
+or before the watermark is not picked up, so materialize its range explicitly.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ WRITE_BATCH = 1_000
 
 @dataclass(frozen=True, slots=True)
 class MaterializationRun:
-    """What one run of one entity did."""
+    """The outcome of one run for one entity: its range and the keys written."""
 
     entity: str
     start_ns: int | None

@@ -2,9 +2,9 @@
 
 Each tracker follows one source column of one window. Events enter at the window's
 right edge and leave at its left edge in the same order, so every update is amortized
-O(1): extremes keep a monotonic deque (an event is appended once and popped at most
-once), distinct counts a counter per value, and the standard deviation the exact
-integer sum of squares beside the window's running sum.
+O(1). Extremes keep a monotonic deque, where an event is appended once and popped at
+most once. Distinct counts keep a counter per value, and the standard deviation keeps
+the exact integer sum of squares beside the window's running sum.
 
 Values are exact integers in 2**-1074 units, as in the streaming engine, so equal
 doubles compare equal and sums of squares are exact. Trackers are derived state: a
