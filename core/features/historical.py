@@ -64,6 +64,11 @@ class FeatureHistoryTable:
         }
         if len(set(lengths.values())) != 1:
             raise InvalidRetrieval(f"history of {self.entity!r}: column lengths differ: {lengths}")
+        if self.values.dtype != np.float64:
+            raise InvalidRetrieval(
+                f"history of {self.entity!r}: values have dtype {self.values.dtype}; "
+                "use float64 with NaN for null"
+            )
         if self.values.ndim != 2 or self.values.shape[1] != len(self.names):
             raise InvalidRetrieval(
                 f"history of {self.entity!r}: values have shape {self.values.shape}, "
