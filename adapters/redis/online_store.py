@@ -31,22 +31,31 @@ _WRITE_SCRIPT = """
 local expiry = tonumber(ARGV[1])
 local position = 2
 local written = 0
-for index, key in ipairs(KEYS) do
+for _, key in ipairs(KEYS) do
   local fields = tonumber(ARGV[position])
   local event_time = ARGV[position + 1]
-  position = position + 2
-  for _ = 1, fields do
-    local name = ARGV[position]
-    local stored = redis.call('HGET', key, name)
-    if (not stored) or string.sub(stored, 1, 20) <= event_time then
-      redis.call('HSET', key, name, event_time .. ARGV[position + 1])
-      written = written + 1
+  local first = position + 2
+  local names = {}
+  for index = 0, fields - 1 do
+    names[index + 1] = ARGV[first + 2 * index]
+  end
+  local stored = redis.call('HMGET', key, unpack(names))
+  local changes = {}
+  for index = 1, fields do
+    local current = stored[index]
+    if (not current) or string.sub(current, 1, 20) <= event_time then
+      changes[#changes + 1] = names[index]
+      changes[#changes + 1] = event_time .. ARGV[first + 2 * index - 1]
     end
-    position = position + 2
+  end
+  if #changes > 0 then
+    redis.call('HSET', key, unpack(changes))
+    written = written + #changes / 2
   end
   if expiry > 0 then
     redis.call('PEXPIRE', key, expiry)
   end
+  position = first + 2 * fields
 end
 return written
 """
