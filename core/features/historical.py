@@ -120,12 +120,15 @@ def latest_rows(
     if len(rows) == 0 or len(history) == 0:
         return np.full(len(rows), -1, dtype=np.int64)
     _check_key_kinds(history.keys, rows.keys)
-    distinct_keys, history_codes = np.unique(history.keys, return_inverse=True)
-    history_codes = history_codes.astype(np.int64).reshape(-1)
-    row_codes, known = _codes_of(distinct_keys, rows.keys)
+    history_codes, row_codes, known = _key_codes(history.keys, rows.keys, len(history) + len(rows))
 
     event = history.event_time_ns
     created = history.created_ns
+    if not ignore_created_after:
+        if _in_recency_order(event, created):
+            return _latest_in_sorted_history(history, rows, history_codes, row_codes, known)
+        if _fits_doubled(event, rows.timestamps_ns):
+            return _latest_by_event_time(history, rows, history_codes, row_codes, known)
     available = np.maximum(event, created) if ignore_created_after else event
 
     # Rank of each history row in "latest" order: event time, created time, then
@@ -155,6 +158,88 @@ def latest_rows(
     )
     found = known & (best_rank >= 0)
     return np.where(found, by_recency[np.maximum(best_rank, 0)], -1)
+
+
+def _in_recency_order(event: Int64Array, created: Int64Array) -> bool:
+    """Return whether rows are sorted by (event time, created time), as stores that
+    append in time order keep them."""
+    later = event[1:] > event[:-1]
+    tied = (event[1:] == event[:-1]) & (created[1:] >= created[:-1])
+    return bool(np.all(later | tied))
+
+
+def _latest_in_sorted_history(
+    history: FeatureHistoryTable,
+    rows: EntityRows,
+    history_codes: Int64Array,
+    row_codes: Int64Array,
+    known: npt.NDArray[np.bool_],
+) -> Int64Array:
+    """Return ``latest_rows`` for a history already in recency order.
+
+    A stable sort by key keeps each key's rows in recency order, so one binary search
+    per entity row on (key, rank of event time) finds the latest row; the last of
+    several rows with the same time is the most recent one.
+    """
+    event = history.event_time_ns
+    starts_new_time = np.r_[True, event[1:] != event[:-1]]
+    distinct_times = event[starts_new_time]
+    time_rank = np.cumsum(starts_new_time, dtype=np.int64)  # 1 .. distinct count
+    if len(history_codes) and int(history_codes.max()) < 2**16:
+        # numpy sorts 16-bit integers stably with a radix sort, in linear time.
+        by_key = np.argsort(history_codes.astype(np.uint16), kind="stable")
+    else:
+        by_key = np.argsort(history_codes, kind="stable")
+    stride = np.int64(len(distinct_times) + 1)
+    sorted_codes = history_codes[by_key]
+    composite = sorted_codes * stride + time_rank[by_key]
+    query = row_codes * stride + np.searchsorted(distinct_times, rows.timestamps_ns, side="right")
+    position = np.searchsorted(composite, query, side="right") - 1
+    clipped = np.maximum(position, 0)
+    found = known & (position >= 0) & (sorted_codes[clipped] == row_codes)
+    return np.where(found, by_key[clipped], -1)
+
+
+def _fits_doubled(*times: Int64Array) -> bool:
+    """Return whether ``2 * t + 1`` stays inside int64 for every time given."""
+    limit = (np.iinfo(np.int64).max - 1) // 2
+    return all(len(t) == 0 or (int(t.max()) <= limit and int(t.min()) >= -limit) for t in times)
+
+
+def _latest_by_event_time(
+    history: FeatureHistoryTable,
+    rows: EntityRows,
+    history_codes: Int64Array,
+    row_codes: Int64Array,
+    known: npt.NDArray[np.bool_],
+) -> Int64Array:
+    """Return ``latest_rows`` when rows become available at their event time.
+
+    One sort by (key, 2 * time + is entity row, created time) then puts each key's
+    history rows in recency order with every entity row after the history rows of its
+    time, so the running maximum of merged positions needs no separate recency sort.
+    """
+    history_count = len(history)
+    total = history_count + len(rows)
+    codes = np.concatenate([history_codes, row_codes])
+    doubled = np.concatenate([history.event_time_ns * 2, rows.timestamps_ns * 2 + 1])
+    created = np.concatenate([history.created_ns, np.zeros(len(rows), dtype=np.int64)])
+    merged = np.lexsort((created, doubled, codes))
+
+    stride = np.int64(total + 1)
+    merged_codes = codes[merged]
+    is_history = merged < history_count
+    keyed = merged_codes * stride + np.where(is_history, np.arange(total) + 1, 0)
+    best = np.maximum.accumulate(keyed)
+    row_slots = np.flatnonzero(~is_history)
+    latest_position = best[row_slots] - merged_codes[row_slots] * stride - 1
+
+    result = np.full(len(rows), -1, dtype=np.int64)
+    owners = merged[row_slots] - history_count
+    found = latest_position >= 0
+    result[owners[found]] = merged[latest_position[found]]
+    result[~known] = -1
+    return result
 
 
 def point_in_time_join(
@@ -217,6 +302,28 @@ def _check_key_kinds(history_keys: KeyArray, row_keys: KeyArray) -> None:
             f"entity rows have {row_keys.dtype} keys (first: {sample!r}) but the history "
             f"has {history_keys.dtype} keys; convert the entity keys to the history's type"
         )
+
+
+def _key_codes(
+    history_keys: KeyArray, row_keys: KeyArray, total: int
+) -> tuple[Int64Array, Int64Array, npt.NDArray[np.bool_]]:
+    """Return non-negative int64 codes of history and row keys, equal for equal keys,
+    and whether each row key can occur in the history (-1 codes where not).
+
+    Integer keys in a narrow range are their own codes (offset by the minimum), which
+    skips a sort; other keys are numbered through ``np.unique``. Codes stay below
+    2**62 / (total + 1), so code * (total + 1) + rank never overflows.
+    """
+    if np.issubdtype(history_keys.dtype, np.integer) and len(history_keys):
+        low, high = int(history_keys.min()), int(history_keys.max())
+        if (high - low + 1) * (total + 2) < 2**62:
+            history_codes = history_keys.astype(np.int64) - low
+            inside = (row_keys >= low) & (row_keys <= high)
+            row_codes = np.where(inside, row_keys.astype(np.int64) - low, -1)
+            return history_codes, row_codes, np.asarray(inside, dtype=np.bool_)
+    distinct_keys, history_codes = np.unique(history_keys, return_inverse=True)
+    row_codes, known = _codes_of(distinct_keys, row_keys)
+    return history_codes.astype(np.int64).reshape(-1), row_codes, known
 
 
 def _codes_of(distinct_keys: KeyArray, keys: KeyArray) -> tuple[Int64Array, npt.NDArray[np.bool_]]:
