@@ -10,10 +10,12 @@ With ``ignore_created_after`` a history row counts only from ``max(event time,
 created time)`` on, so values backfilled after ``t`` cannot leak into a training row
 even when their event time is earlier than ``t``.
 
-The join is vectorized. History rows and entity rows are sorted together by (key,
-time), and a running maximum of each history row's rank in (event time, created
-time, position) order gives every entity row the latest history row available at its
-time. No Python loop runs per row.
+The join is vectorized and runs no Python loop per row. History rows and entity rows
+are sorted together by (key, time), and a running maximum of each history row's rank
+in (event time, created time, position) order gives every entity row the latest
+history row available at its time. A history already in (event time, created time)
+order, as time-ordered stores return it, needs only a stable sort by key and one
+binary search per entity row.
 """
 
 from __future__ import annotations
@@ -185,19 +187,42 @@ def _latest_in_sorted_history(
     starts_new_time = np.r_[True, event[1:] != event[:-1]]
     distinct_times = event[starts_new_time]
     time_rank = np.cumsum(starts_new_time, dtype=np.int64)  # 1 .. distinct count
-    if len(history_codes) and int(history_codes.max()) < 2**16:
-        # numpy sorts 16-bit integers stably with a radix sort, in linear time.
-        by_key = np.argsort(history_codes.astype(np.uint16), kind="stable")
-    else:
-        by_key = np.argsort(history_codes, kind="stable")
+    by_key = _stable_order(history_codes)
     stride = np.int64(len(distinct_times) + 1)
     sorted_codes = history_codes[by_key]
     composite = sorted_codes * stride + time_rank[by_key]
-    query = row_codes * stride + np.searchsorted(distinct_times, rows.timestamps_ns, side="right")
-    position = np.searchsorted(composite, query, side="right") - 1
+    query = row_codes * stride + _sorted_search(distinct_times, rows.timestamps_ns)
+    position = _sorted_search(composite, query) - 1
     clipped = np.maximum(position, 0)
     found = known & (position >= 0) & (sorted_codes[clipped] == row_codes)
     return np.where(found, by_key[clipped], -1)
+
+
+def _sorted_search(haystack: Int64Array, needles: Int64Array) -> Int64Array:
+    """Return ``np.searchsorted(haystack, needles, side="right")``, searching in needle
+    order: numpy narrows each search with the previous result when needles increase,
+    which keeps large haystacks in cache."""
+    order = np.argsort(needles)
+    found = np.empty(len(needles), dtype=np.int64)
+    found[order] = np.searchsorted(haystack, needles[order], side="right")
+    return found
+
+
+def _stable_order(codes: Int64Array) -> Int64Array:
+    """Return a stable argsort of non-negative codes.
+
+    numpy sorts 16-bit integers stably with a linear-time radix sort, so codes below
+    2**32 are sorted as two 16-bit digits, low digit first; larger ones fall back to
+    the general stable sort.
+    """
+    largest = int(codes.max()) if len(codes) else 0
+    if largest < 2**16:
+        return np.argsort(codes.astype(np.uint16), kind="stable")
+    if largest < 2**32:
+        by_low = np.argsort((codes & 0xFFFF).astype(np.uint16), kind="stable")
+        by_high = np.argsort((codes[by_low] >> 16).astype(np.uint16), kind="stable")
+        return by_low[by_high]
+    return np.argsort(codes, kind="stable")
 
 
 def _fits_doubled(*times: Int64Array) -> bool:
