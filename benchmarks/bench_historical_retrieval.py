@@ -1,12 +1,12 @@
 """Time point-in-time retrieval against a bare pandas ``merge_asof`` of the same query.
 
-Both sides get the same synthetic history (``--history-rows`` rows over ``--keys``
-keys, ``--columns`` float feature columns, event times spread over 60 days, a created
-time up to an hour after each event) and the same entity rows (``--entity-rows``,
-timestamps in the same 60 days, ttl 7 days). Each side runs ``--repeats`` times;
-the figures are the median and the maximum wall time and the peak memory that
-tracemalloc attributes to the call (numpy and pandas report their buffers to it),
-measured in separate runs so that tracing does not slow the timed ones.
+Both sides get the same synthetic history: the shape's history rows over its keys
+(``--shape``, scaled by ``--scale``), float feature columns, event times spread over
+60 days and a created time up to an hour after each event. They also get the same
+entity rows, with timestamps in the same 60 days and a ttl of 7 days. Each side runs
+``--repeats`` times. The figures are the median and the maximum wall time, and the
+peak memory that tracemalloc attributes to one more call (numpy and pandas report
+their buffers to it), measured apart so that tracing does not slow the timed runs.
 
 * ``twinbank``: ``point_in_time_join`` with full semantics: ttl, created-time
   tie-break, one row per entity row in input order, nulls kept.
@@ -86,8 +86,11 @@ def sorted_history(history: FeatureHistoryTable) -> FeatureHistoryTable:
 def merge_asof_join(
     history: FeatureHistoryTable, rows: EntityRows, *, presorted: bool
 ) -> Callable[[], object]:
-    """Return a call doing a bare ``merge_asof``; with ``presorted`` the history frame
-    is sorted by time before timing starts, as if the store kept it that way."""
+    """Return a call doing a bare ``merge_asof``.
+
+    With ``presorted`` the history frame is sorted by time before timing starts, as if
+    the store kept it that way.
+    """
     right = pd.DataFrame(history.values, columns=list(history.names), copy=False)
     right.insert(0, "key", history.keys)
     right.insert(1, "time", history.event_time_ns)

@@ -1,7 +1,7 @@
 """Time online feature reads from a local Redis and streaming feature updates.
 
 Online reads: ``--keys`` entity keys with 15 features each are written through
-``RedisOnlineFeatureStore``; then ``OnlineFeatureService.get_online_features`` is
+``RedisOnlineFeatureStore``. Then ``OnlineFeatureService.get_online_features`` is
 called in process for 1 key and for 100 random keys, 15 features each. The baseline,
 timed in the same run on the same keys, is a bare redis-py ``HMGET`` (1 key) or a
 pipeline of ``HMGET`` (100 keys) without decoding, statuses or validation.
