@@ -24,6 +24,7 @@ from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from twinbank.core.features.online import UnknownEntity, UnknownFeature
 from twinbank.core.governance import (
     Actor,
     AlreadySignedOff,
@@ -47,7 +48,6 @@ from twinbank.core.governance import (
     StatusChange,
     gate_of,
 )
-from twinbank.core.online_features_contract import UnknownEntity, UnknownFeature
 from twinbank.core.timestamps import to_datetime
 from twinbank.core.transactions import Transaction
 

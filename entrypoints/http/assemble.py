@@ -10,8 +10,8 @@ from opentelemetry.sdk.trace import SpanProcessor
 
 from twinbank.core.decisioning import DecisionService
 from twinbank.core.decisions import DecisionPolicy
+from twinbank.core.features.online import OnlineFeatureService
 from twinbank.core.governance import GovernanceService, ModelNotFound, model_id_of
-from twinbank.core.online_features_contract import OnlineFeatureService
 from twinbank.entrypoints.containers import ApplicationContainer
 from twinbank.entrypoints.worker.assemble import build_stream_worker, default_consumer_name
 from twinbank.entrypoints.worker.runner import WorkerSettings

@@ -26,6 +26,7 @@ from pydantic_core import PydanticCustomError
 
 from twinbank.core.decisions import Outcome
 from twinbank.core.fairness import FairnessReport
+from twinbank.core.features.online import ValueStatus
 from twinbank.core.governance import (
     ComplianceStatus,
     DocumentationEvidence,
@@ -37,7 +38,6 @@ from twinbank.core.governance import (
     RiskTier,
     Role,
 )
-from twinbank.core.online_features_contract import ValueStatus
 from twinbank.core.timestamps import from_datetime
 
 INT64_MAX = 2**63 - 1

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from opentelemetry.sdk.trace import TracerProvider
 
 from twinbank.adapters.journal import DurableJournal, JournalForwarder
+from twinbank.core.features.online import OnlineFeatureService
 from twinbank.core.governance import GovernanceService, ModelNotFound
-from twinbank.core.online_features_contract import OnlineFeatureService, OnlineFeatureStore
-from twinbank.core.ports import Clock
+from twinbank.core.ports import Clock, OnlineFeatureStore
 
 from .auth import ApiKeyRegistry
 from .decider import DecisionPipeline, StateReader
