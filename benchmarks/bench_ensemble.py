@@ -39,8 +39,8 @@ from twinbank.core.ensemble import EnsembleDecider
 from twinbank.core.evaluation import HandbookProtocol
 from twinbank.core.features.batch import compute_batch
 from twinbank.core.features.handbook import handbook_feature_set
+from twinbank.core.features.online import FeatureWrite
 from twinbank.core.features.vector import FeatureVector
-from twinbank.core.online_features_contract import FeatureWrite
 from twinbank.core.timestamps import days
 from twinbank.core.transactions import Transaction
 

@@ -6,7 +6,7 @@ Adapters in ``twinbank.adapters`` implement these protocols; the composition roo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -17,6 +17,10 @@ from .transactions import Transaction
 
 if TYPE_CHECKING:
     from .decisions import DecisionRecord
+    from .features.definitions import FeatureSet
+    from .features.historical import FeatureHistoryTable
+    from .features.online import FeatureWrite, HistoryRow
+    from .features.registry import RegisteredPipeline
     from .features.streaming import EntityHistory
 
 EntityKey = int | str
@@ -140,3 +144,80 @@ class ArtifactStore(Protocol):
     def versions(self, name: str) -> tuple[str, ...]:
         """Return the stored versions of ``name``, oldest first."""
         ...
+
+
+class OnlineFeatureStore(Protocol):
+    """Latest feature values per entity key, for low-latency reads.
+
+    A stored value is replaced only by a write with an equal or later event time, so
+    a late or replayed write never hides a newer value; at equal event times the
+    later write wins, as in the stream's arrival order.
+    """
+
+    def write(self, writes: Sequence[FeatureWrite]) -> None: ...
+
+    def read(
+        self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
+    ) -> list[dict[str, tuple[float | None, int]]]:
+        """Return, per key in order, ``name -> (value, event_time_ns)`` of the stored names."""
+        ...
+
+    def ping(self) -> bool: ...
+
+
+class FeatureHistory(Protocol):
+    """Append-only history of computed feature values (the offline side).
+
+    Appending a row whose ``(entity, key, event_id)`` is already stored changes
+    nothing, so a replayed batch adds no duplicate.
+    """
+
+    def append(self, rows: Sequence[HistoryRow]) -> None: ...
+
+
+class OfflineFeatureStore(Protocol):
+    """Feature values over time, per entity, for training and materialization.
+
+    Rows are never updated in place: a correction is a new row with a later created
+    time, which point-in-time retrieval prefers at equal event times.
+    """
+
+    def append(self, table: FeatureHistoryTable) -> None: ...
+
+    def history(
+        self, entity: str, names: Sequence[str], until_ns: int | None = None
+    ) -> FeatureHistoryTable:
+        """Return the entity's rows (event time ``<= until_ns`` when given), with the
+        columns ``names`` in that order; a feature never stored reads as null."""
+        ...
+
+
+class RegistryStore(Protocol):
+    """Registered versions of feature pipelines, so that any recorded version can be
+    looked up again by the decisions that name it."""
+
+    def register(self, feature_set: FeatureSet, registered_ns: int) -> bool:
+        """Record a pipeline version; return False when it was already recorded."""
+        ...
+
+    def get(self, pipeline: str, version: str | None = None) -> FeatureSet | None:
+        """Return a registered version, the latest when ``version`` is None, or None."""
+        ...
+
+    def versions(self, pipeline: str) -> list[RegisteredPipeline]:
+        """Return a pipeline's registered versions, oldest first."""
+        ...
+
+    def pipelines_using(self, feature_version: str) -> list[tuple[str, str]]:
+        """Return ``(pipeline, pipeline version)`` pairs containing a feature version."""
+        ...
+
+
+class MaterializationLog(Protocol):
+    """Per pipeline and entity, the event time up to which batch materialization ran."""
+
+    def watermark(self, pipeline: str, entity: str) -> int | None:
+        """Return the recorded watermark in ns, or None before the first run."""
+        ...
+
+    def record(self, pipeline: str, entity: str, watermark_ns: int) -> None: ...

@@ -36,18 +36,21 @@ from twinbank.adapters.memory import (
     InMemoryFeatureStateStore,
     InMemoryGovernanceStore,
     InMemoryOnlineFeatureStore,
+    InMemoryRegistryStore,
     InMemoryWorkerState,
 )
 from twinbank.adapters.models.artifacts import load_artifact
 from twinbank.adapters.models.ensemble_training import StoredEnsemble, ensemble_from_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostTrainer
 from twinbank.adapters.monitoring import decision_sample
+from twinbank.adapters.offline import ParquetOfflineStore
 from twinbank.adapters.redis import (
     RedisEventStream,
     RedisFeatureStateReader,
     RedisFeatureStateStore,
 )
 from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore
+from twinbank.adapters.registry import SqlRegistryStore
 from twinbank.adapters.rules import load_rule_set
 from twinbank.adapters.sql import (
     SqlAuditTrail,
@@ -58,6 +61,9 @@ from twinbank.adapters.sql import (
 from twinbank.adapters.transactions import generated_dataset, load_transactions
 from twinbank.core.audit import AuditArchiver, DecisionEntries
 from twinbank.core.features.handbook import handbook_feature_set
+from twinbank.core.features.historical import HistoricalFeatureService
+from twinbank.core.features.materialization import BatchMaterializer
+from twinbank.core.features.registry import FeatureRegistry
 from twinbank.core.governance import GovernanceService, RoleDirectory
 from twinbank.core.modeling import ModelTrainer
 from twinbank.simulator.regions.run import MultiRegionRun
@@ -84,6 +90,17 @@ class FeaturesContainer(containers.DeclarativeContainer):
     feature_set = providers.Singleton(handbook_feature_set)
     # Window state lives in the stream processor's memory in every profile.
     state_store = providers.Factory(InMemoryFeatureStateStore)
+
+    registry = providers.Singleton(FeatureRegistry, feature_set)
+    # Also the MaterializationLog: watermarks sit beside the pipeline versions.
+    registry_store = providers.Selector(
+        config.profile,
+        memory=providers.Singleton(InMemoryRegistryStore),
+        local=providers.Singleton(SqlRegistryStore.from_url, config.postgres_url),
+        production=providers.Singleton(SqlRegistryStore.from_url, config.postgres_url),
+    )
+    offline_store = providers.Singleton(ParquetOfflineStore, config.history_dir)
+    historical = providers.Singleton(HistoricalFeatureService, offline_store, feature_set)
 
 
 class DecisionsContainer(containers.DeclarativeContainer):
@@ -303,11 +320,21 @@ class ServingContainer(containers.DeclarativeContainer):
         local=providers.Singleton(RedisOnlineFeatureStore, read_redis, config.prefix),
         production=providers.Singleton(RedisOnlineFeatureStore, read_redis, config.prefix),
     )
+    redis_online_writer = providers.Singleton(
+        RedisOnlineFeatureStore, worker_redis, config.prefix, config.online_key_ttl_ms
+    )
     online_store_writer = providers.Selector(
         config.profile,
         memory=memory_online_store,
-        local=providers.Singleton(RedisOnlineFeatureStore, worker_redis, config.prefix),
-        production=providers.Singleton(RedisOnlineFeatureStore, worker_redis, config.prefix),
+        local=redis_online_writer,
+        production=redis_online_writer,
+    )
+    batch_materializer = providers.Singleton(
+        BatchMaterializer,
+        features.offline_store,
+        online_store_writer,
+        features.feature_set,
+        features.registry_store,
     )
     redis_state_reader = providers.Singleton(
         RedisFeatureStateReader, serving_redis, features.feature_set, config.prefix
@@ -432,7 +459,11 @@ def build_container(
     container.config.from_dict(
         {
             "profile": settings.profile,
-            "features": {"profile": settings.profile},
+            "features": {
+                "profile": settings.profile,
+                "postgres_url": settings.postgres_url,
+                "history_dir": settings.feature_history_dir,
+            },
             "decisions": {
                 "profile": settings.profile,
                 "sqlite_url": sqlite_url,
@@ -447,6 +478,7 @@ def build_container(
                 "stream": settings.event_stream,
                 "lookup_timeout_s": settings.feature_lookup_timeout_ms / 1000,
                 "lease_ms": settings.worker_lease_ms,
+                "online_key_ttl_ms": settings.online_key_ttl_ms,
             },
             "audit": {
                 "profile": settings.profile,

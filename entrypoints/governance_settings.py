@@ -70,6 +70,11 @@ class GovernanceSettings(BaseSettings):
         None, description="YAML role directory; without one, claimed roles are trusted."
     )
 
+    @field_validator("roles_file", mode="before")
+    @classmethod
+    def _empty_means_no_file(cls, value: object) -> object:
+        return None if value == "" else value
+
 
 def build_pseudonymiser(settings: AuditSettings, profile: Profile) -> Pseudonymiser:
     """Return the pseudonymiser of the configured key.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -28,6 +29,18 @@ class PlatformSettings(BaseSettings):
     )
     feature_prefix: str = Field(
         "twinbank", description="Redis key prefix of the feature state and online values."
+    )
+    feature_history_dir: Path = Field(
+        Path("feature-history"),
+        description="Folder of the Parquet feature history (offline store).",
+    )
+    online_key_ttl_ms: int | None = Field(
+        None,
+        gt=0,
+        description=(
+            "Expiry in ms that every online-store write sets on its Redis hash; unset "
+            "keeps hashes forever. Use at least the longest feature ttl."
+        ),
     )
     event_stream: str = Field(
         "twinbank:events", description="Redis stream of transaction and label events."

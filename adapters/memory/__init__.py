@@ -6,6 +6,7 @@ from .event_stream import InMemoryEventStream, InMemorySubscription
 from .feature_state import InMemoryFeatureStateStore
 from .governance_store import InMemoryGovernanceStore
 from .online_store import InMemoryOnlineFeatureStore
+from .registry_store import InMemoryRegistryStore
 from .snapshot_state import ReadOnlyFeatureState, SnapshotFeatureState
 from .worker_state import InMemoryWorkerState, RollbackUnsupported
 
@@ -16,6 +17,7 @@ __all__ = [
     "InMemoryFeatureStateStore",
     "InMemoryGovernanceStore",
     "InMemoryOnlineFeatureStore",
+    "InMemoryRegistryStore",
     "InMemorySubscription",
     "InMemoryWorkerState",
     "ReadOnlyFeatureState",

@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from twinbank.core.online_features_contract import FeatureWrite
+from twinbank.core.features.online import FeatureWrite
 from twinbank.core.ports import EntityKey
 
 
 class InMemoryOnlineFeatureStore:
-    """The OnlineFeatureStore port on a dictionary; records every write for tests."""
+    """The OnlineFeatureStore port on a dictionary; counts writes for tests.
+
+    Keys never expire here: there is no clock to expire them by, and a process-local
+    store lives no longer than its process.
+    """
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, EntityKey], dict[str, tuple[float | None, int]]] = {}
@@ -18,11 +22,15 @@ class InMemoryOnlineFeatureStore:
         self.writes = 0
 
     def write(self, writes: Sequence[FeatureWrite]) -> None:
+        """Store the writes; a field keeps a stored value with a later event time."""
         with self._lock:
             for write in writes:
                 stored = self._values.setdefault((write.entity, write.key), {})
+                moment = write.event_time_ns
                 for name, value in write.values.items():
-                    stored[name] = (value, write.event_time_ns)
+                    current = stored.get(name)
+                    if current is None or current[1] <= moment:
+                        stored[name] = (None if value is None else float(value), moment)
             self.writes += len(writes)
 
     def read(

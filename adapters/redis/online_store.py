@@ -1,62 +1,135 @@
-"""Online feature values in Redis hashes, one hash per entity key.
+"""Online feature values in Redis, one hash per entity key.
 
-NOTE: the feature platform owns the Redis online store. This adapter implements the
-agreed port so that the worker and the decision service run on real Redis until that
-store lands, and that store replaces it then.
+``<prefix>:online:<entity>:<key>`` is a hash from feature name to a string of the
+value's event time as 20 zero-padded decimal digits followed by the value (``repr``
+of the float, empty for null). Fixed-width times compare correctly as strings in
+Lua, where numbers are doubles and would round nanosecond times above 2**53.
 
-``<prefix>:online:<entity>:<key>`` holds one MessagePack value per entity key: a map
-from feature name to ``[value, event_time_ns]`` (value nil for null). One key per
-entity key lets a batch of writes go out as a single MSET, which is what makes the
-stream worker's write rate; a write replaces the key's stored values, and the stream
-worker always writes every feature of the entity.
+A batch of writes is one EVALSHA of a Lua script, so it is atomic and costs one round
+trip. Per field, the script replaces the stored value only when the stored event time
+is not later than the write's, then refreshes the key's expiry. Reads are HMGETs sent
+in one Lua script call.
+
+NOTE: the script touches many keys in one call. Redis Cluster allows that only when
+every key hashes to the same slot, so this adapter targets a single Redis server.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import msgpack
 import redis
 
-from twinbank.core.online_features_contract import FeatureWrite
+from twinbank.core.features.online import FeatureWrite
 from twinbank.core.ports import EntityKey
+
+_TIME_DIGITS = 20
+
+# KEYS: one hash per write. ARGV: key expiry in ms (0 for none), then per write its
+# field count, its padded event time, then name/value pairs. Returns fields written.
+_WRITE_SCRIPT = """
+local expiry = tonumber(ARGV[1])
+local position = 2
+local written = 0
+for _, key in ipairs(KEYS) do
+  local fields = tonumber(ARGV[position])
+  local event_time = ARGV[position + 1]
+  local first = position + 2
+  local names = {}
+  for index = 0, fields - 1 do
+    names[index + 1] = ARGV[first + 2 * index]
+  end
+  local stored = redis.call('HMGET', key, unpack(names))
+  local changes = {}
+  for index = 1, fields do
+    local current = stored[index]
+    if (not current) or string.sub(current, 1, 20) <= event_time then
+      changes[#changes + 1] = names[index]
+      changes[#changes + 1] = event_time .. ARGV[first + 2 * index - 1]
+    end
+  end
+  if #changes > 0 then
+    redis.call('HSET', key, unpack(changes))
+    written = written + #changes / 2
+  end
+  if expiry > 0 then
+    redis.call('PEXPIRE', key, expiry)
+  end
+  position = first + 2 * fields
+end
+return written
+"""
+
+
+# KEYS: the hashes to read. ARGV: the field names. Returns one HMGET reply per key.
+_READ_SCRIPT = """
+local replies = {}
+for index, key in ipairs(KEYS) do
+  replies[index] = redis.call('HMGET', key, unpack(ARGV))
+end
+return replies
+"""
+
+
+def _encode(value: float | None) -> str:
+    return "" if value is None else repr(float(value))
 
 
 class RedisOnlineFeatureStore:
-    """The OnlineFeatureStore port on Redis hashes."""
+    """The OnlineFeatureStore port on Redis hashes.
 
-    def __init__(self, client: redis.Redis, prefix: str) -> None:
+    ``key_ttl_ms`` is the expiry each write sets on the hashes it touches; None keeps
+    them forever. Choose it at least as long as the longest feature ttl, or values
+    disappear (read as not found) before they would be outside max age.
+    """
+
+    def __init__(self, client: redis.Redis, prefix: str, key_ttl_ms: int | None = None) -> None:
+        if key_ttl_ms is not None and key_ttl_ms <= 0:
+            raise ValueError(f"key_ttl_ms {key_ttl_ms} must be positive, or None for no expiry")
         self._client = client
         self._prefix = prefix
+        self._expiry_ms = key_ttl_ms or 0
+        self._write_script = client.register_script(_WRITE_SCRIPT)
+        self._read_script = client.register_script(_READ_SCRIPT)
 
     def _key(self, entity: str, key: EntityKey) -> str:
         return f"{self._prefix}:online:{entity}:{key}"
 
     def write(self, writes: Sequence[FeatureWrite]) -> None:
+        """Store the writes atomically; a field keeps a stored value with a later time."""
         if not writes:
             return
-        encoded = {}
+        keys = []
+        arguments: list[str | int] = [self._expiry_ms]
         for write in writes:
-            moment = write.event_time_ns
-            encoded[self._key(write.entity, write.key)] = msgpack.packb(
-                {name: (value, moment) for name, value in write.values.items()}
-            )
-        self._client.mset(encoded)
+            keys.append(self._key(write.entity, write.key))
+            arguments.append(len(write.values))
+            arguments.append(str(write.event_time_ns).zfill(_TIME_DIGITS))
+            for name, value in write.values.items():
+                arguments.append(name)
+                arguments.append(_encode(value))
+        self._write_script(keys=keys, args=arguments)
 
     def read(
         self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
     ) -> list[dict[str, tuple[float | None, int]]]:
-        if not keys:
-            return []
+        if not keys or not names:
+            return [{} for _ in keys]
+        if len(keys) == 1:
+            replies = [self._client.hmget(self._key(entity, keys[0]), names)]
+        else:
+            # One script call costs about half of a pipeline of HMGETs in redis-py.
+            replies = self._read_script(keys=[self._key(entity, key) for key in keys], args=names)
+        digits = _TIME_DIGITS
         rows = []
-        for raw in self._client.mget([self._key(entity, key) for key in keys]):
-            if raw is None:
-                rows.append({})
-                continue
-            stored = msgpack.unpackb(raw)
-            rows.append(
-                {name: (stored[name][0], stored[name][1]) for name in names if name in stored}
-            )
+        for reply in replies:
+            row = {}
+            for name, raw in zip(names, reply, strict=True):
+                if raw is None:
+                    continue
+                encoded_value = raw[digits:]
+                row[name] = (float(encoded_value) if encoded_value else None, int(raw[:digits]))
+            rows.append(row)
         return rows
 
     def ping(self) -> bool:

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
-from twinbank.core.online_features_contract import HistoryRow
+from twinbank.core.features.online import HistoryRow
 
 metadata = MetaData()
 

@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from ..timestamps import NANOS_PER_DAY, NANOS_PER_HOUR
 from .definitions import Aggregation, FeatureSet, RowTransform
-from .plan import EntityPlan, compile_plan
+from .plan import AggregateOutput, EntityPlan, compile_plan
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -175,7 +175,9 @@ def _compute_entity(
                 window.length_ns, window.delay_ns, events, labels, sorted_ids
             )
         for output in window.outputs:
-            if output.aggregation is Aggregation.COUNT:
+            if output.tracker >= 0:
+                values = _tracked_values(output, sorted_values[output.slot], lower, upper)
+            elif output.aggregation is Aggregation.COUNT:
                 values = count.astype(np.float64)
             elif output.aggregation is Aggregation.SUM:
                 values = np.where(count > 0, sums[output.slot], 0.0)
@@ -184,6 +186,32 @@ def _compute_entity(
                 values = np.full(len(count), empty)
                 np.divide(sums[output.slot], count, out=values, where=count > 0)
             out[events.order, output.column] = values
+
+
+def _tracked_values(
+    output: AggregateOutput, sorted_values: FloatArray, lower: Int64Array, upper: Int64Array
+) -> FloatArray:
+    """Return MIN, MAX, DISTINCT_COUNT or STD over ``sorted_values[lower:upper]`` per row.
+
+    NOTE: this loops over rows in Python, O(window) each. It serves as the reference
+    the streaming engine is checked against, not as a fast path for large tables.
+    """
+    empty = np.nan if output.empty_value is None else output.empty_value
+    result = np.empty(len(lower))
+    aggregation = output.aggregation
+    for row, (start, stop) in enumerate(zip(lower.tolist(), upper.tolist(), strict=True)):
+        window = sorted_values[start:stop]
+        if aggregation is Aggregation.DISTINCT_COUNT:
+            result[row] = len(np.unique(window))
+        elif len(window) == 0:
+            result[row] = empty
+        elif aggregation is Aggregation.MIN:
+            result[row] = window.min()
+        elif aggregation is Aggregation.MAX:
+            result[row] = window.max()
+        else:
+            result[row] = window.std()
+    return result
 
 
 def _source_values(

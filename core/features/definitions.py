@@ -36,6 +36,11 @@ class Aggregation(StrEnum):
     COUNT = "count"
     SUM = "sum"
     MEAN = "mean"
+    MIN = "min"
+    MAX = "max"
+    DISTINCT_COUNT = "distinct_count"
+    STD = "std"
+    """Population standard deviation (ddof 0)."""
 
 
 class RowTransform(StrEnum):
@@ -57,7 +62,7 @@ class WindowAggregate:
     """Aggregation of ``source`` over ``(t - delay_ns - length_ns, t - delay_ns]``.
 
     ``empty_value`` is the value when the window holds no transaction; None means null.
-    COUNT and SUM of an empty window are always 0.
+    COUNT, SUM and DISTINCT_COUNT of an empty window are always 0.
     """
 
     source: str

@@ -6,7 +6,7 @@ windows exist, which sources each window aggregates or where each value goes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .definitions import (
     FRAUD_LABEL,
@@ -19,6 +19,7 @@ from .definitions import (
     RowTransform,
     WindowAggregate,
 )
+from .trackers import TRACKED
 
 _LABEL_AGGREGATIONS = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation.MEAN})
 
@@ -27,13 +28,15 @@ _LABEL_AGGREGATIONS = frozenset({Aggregation.COUNT, Aggregation.SUM, Aggregation
 class AggregateOutput:
     """Write ``aggregation`` of source slot ``slot`` to output column ``column``.
 
-    A COUNT reads no source and has slot -1.
+    A COUNT reads no source and has slot -1. ``tracker`` indexes the window's
+    trackers for MIN, MAX, DISTINCT_COUNT and STD, and is -1 for the others.
     """
 
     column: int
     aggregation: Aggregation
     slot: int
     empty_value: float | None
+    tracker: int = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,8 @@ class WindowPlan:
     length_ns: int
     delay_ns: int
     outputs: tuple[AggregateOutput, ...]
+    trackers: tuple[tuple[Aggregation, int], ...] = ()
+    """(aggregation, source slot) of each tracker the window keeps (see trackers.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,9 +148,24 @@ def compile_plan(feature_set: FeatureSet) -> ComputationPlan:
                 sources=sources,
                 label_slot=sources.index(FRAUD_LABEL) if FRAUD_LABEL in sources else None,
                 windows=tuple(
-                    WindowPlan(length, delay, tuple(outputs))
+                    _window_plan(length, delay, outputs)
                     for (length, delay), outputs in windows.items()
                 ),
             )
         )
     return ComputationPlan(feature_set.names, tuple(entity_plans), tuple(rows), tuple(ratios))
+
+
+def _window_plan(length_ns: int, delay_ns: int, outputs: list[AggregateOutput]) -> WindowPlan:
+    """Give each output that needs a tracker its index; outputs share equal trackers."""
+    trackers: list[tuple[Aggregation, int]] = []
+    planned = []
+    for output in outputs:
+        if output.aggregation in TRACKED:
+            spec = (output.aggregation, output.slot)
+            if spec not in trackers:
+                trackers.append(spec)
+            planned.append(replace(output, tracker=trackers.index(spec)))
+        else:
+            planned.append(output)
+    return WindowPlan(length_ns, delay_ns, tuple(planned), tuple(trackers))

@@ -21,14 +21,15 @@ time delivers each label before any transaction with an equal or later timestamp
 from __future__ import annotations
 
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 
 from ..ports import EntityKey, FeatureStateStore
 from ..timestamps import hour_of_day, weekday
 from ..transactions import FraudLabel, Transaction
 from .definitions import Aggregation, FeatureSet, RowTransform
-from .plan import AggregateOutput, ComputationPlan, EntityPlan, compile_plan
+from .plan import AggregateOutput, ComputationPlan, EntityPlan, WindowPlan, compile_plan
+from .trackers import Tracker, build_trackers
 from .vector import FeatureVector
 
 _NAN = math.nan
@@ -64,13 +65,15 @@ class WindowState:
     ``left <= i < right``.
     """
 
-    __slots__ = ("count", "left", "right", "sums")
+    __slots__ = ("count", "left", "right", "sums", "trackers")
 
     def __init__(self, source_count: int) -> None:
         self.left = 0
         self.right = 0
         self.count = 0
         self.sums = [0] * source_count
+        # Built on first use (see trackers.py), so stores need not persist them.
+        self.trackers: list[Tracker] | None = None
 
 
 class EntityHistory:
@@ -91,17 +94,46 @@ class EntityHistory:
         self.windows = [WindowState(len(plan.sources)) for _ in plan.windows]
 
 
+class LateTransaction(OutOfOrderTransaction):
+    """A transaction older than the last observed one by more than the allowed lateness."""
+
+
 @dataclass
 class StreamStatistics:
+    """Counts of what the engine observed.
+
+    ``late_accepted`` counts out-of-order transactions within the allowed lateness,
+    ``late_rejected`` those beyond it, which raised LateTransaction and changed nothing.
+    """
+
     transactions: int = 0
     labels: int = 0
     unmatched_labels: int = 0
+    late_accepted: int = 0
+    late_rejected: int = 0
 
 
 class StreamingFeatureEngine:
-    """Compute a feature set event by event over state held in a FeatureStateStore."""
+    """Compute a feature set event by event over state held in a FeatureStateStore.
 
-    def __init__(self, feature_set: FeatureSet, store: FeatureStateStore) -> None:
+    ``allowed_lateness_ns`` None (the default) rejects every out-of-order transaction.
+    With a value, a transaction up to that much older than the latest one observed is
+    accepted: it gets the values of its own time from the events received so far, and
+    enters the windows of later transactions.
+    """
+
+    def __init__(
+        self,
+        feature_set: FeatureSet,
+        store: FeatureStateStore,
+        allowed_lateness_ns: int | None = None,
+    ) -> None:
+        if allowed_lateness_ns is not None and allowed_lateness_ns < 0:
+            raise ValueError(
+                f"allowed lateness {allowed_lateness_ns} ns is negative; use 0 or more, "
+                "or None to reject every out-of-order transaction"
+            )
+        self._lateness_ns = allowed_lateness_ns
         self._feature_set = feature_set
         self._plan: ComputationPlan = compile_plan(feature_set)
         self._store = store
@@ -122,16 +154,15 @@ class StreamingFeatureEngine:
         """Add a transaction to every window and return its feature values.
 
         Raises OutOfOrderTransaction, changing nothing, when the transaction is older
-        than the last one observed.
+        than the last one observed and no lateness is allowed, and LateTransaction
+        (counted in ``statistics.late_rejected``) when it is later than allowed.
         """
         timestamp = transaction.timestamp_ns
-        if self._last_timestamp_ns is not None and timestamp < self._last_timestamp_ns:
-            raise OutOfOrderTransaction(
-                f"transaction {transaction.transaction_id} at {timestamp} ns is older than "
-                f"the last observed timestamp {self._last_timestamp_ns} ns; "
-                "deliver transactions in timestamp order"
-            )
-        self._last_timestamp_ns = timestamp
+        last = self._last_timestamp_ns
+        if last is not None and timestamp < last:
+            self._check_lateness(transaction, last)
+        else:
+            self._last_timestamp_ns = timestamp
         values = [_NAN] * self._width
         self._fill_row_features(transaction, values)
         label_keys: list[EntityKey] = []
@@ -151,6 +182,25 @@ class StreamingFeatureEngine:
                 transaction.timestamp_ns - self._label_horizon_ns
             )
         return FeatureVector(self._names, tuple(values), self._version)
+
+    def _check_lateness(self, transaction: Transaction, last: int) -> None:
+        timestamp = transaction.timestamp_ns
+        lateness = self._lateness_ns
+        if lateness is None:
+            raise OutOfOrderTransaction(
+                f"transaction {transaction.transaction_id} at {timestamp} ns is older than "
+                f"the last observed timestamp {last} ns; "
+                "deliver transactions in timestamp order"
+            )
+        if last - timestamp > lateness:
+            self.statistics.late_rejected += 1
+            raise LateTransaction(
+                f"transaction {transaction.transaction_id} at {timestamp} ns is "
+                f"{last - timestamp} ns older than the last observed timestamp {last} ns, "
+                f"beyond the allowed lateness of {lateness} ns; it was not added "
+                f"({self.statistics.late_rejected} rejected so far)"
+            )
+        self.statistics.late_accepted += 1
 
     def preview_transaction(self, transaction: Transaction) -> FeatureVector:
         """Return the features the transaction would get, changing no state.
@@ -222,51 +272,170 @@ class StreamingFeatureEngine:
             history = EntityHistory(plan)
         timestamp = transaction.timestamp_ns
         times = history.times
-        times.append(timestamp)
-        history.ids.append(transaction.transaction_id)
-        columns = history.columns
-        label_slot = plan.label_slot
-        arriving = [
-            0
-            if slot == label_slot
-            else _exact(getattr(transaction, source), source, transaction.transaction_id)
-            for slot, source in enumerate(plan.sources)
-        ]
-        for column, value in zip(columns, arriving, strict=True):
-            column.append(value)
-        offset = history.offset
-        end = offset + len(times)
-        for window, state in zip(plan.windows, history.windows, strict=True):
-            sums = state.sums
-            delay = window.delay_ns
-            upper = timestamp - delay
-            right = state.right
-            if delay == 0:
-                # Every stored event is at or before `timestamp`: only the new one enters.
-                for slot, value in enumerate(arriving):
-                    sums[slot] += value
-                right = end
-            else:
-                while right < end and times[right - offset] <= upper:
-                    position = right - offset
-                    for slot, column in enumerate(columns):
-                        sums[slot] += column[position]
-                    right += 1
-            lower = upper - window.length_ns
-            left = state.left
-            while left < right and times[left - offset] <= lower:
-                position = left - offset
-                for slot, column in enumerate(columns):
-                    sums[slot] -= column[position]
-                left += 1
-            state.right = right
-            state.left = left
-            count = right - left
-            state.count = count
-            _write_outputs(window.outputs, count, sums, label_slot, values)
-        if end - history.offset >= 128:
-            _prune(history)
+        arriving = _arriving(plan, transaction)
+        if times and times[-1] > timestamp:
+            _insert_late(plan, history, transaction, arriving, values)
+        else:
+            times.append(timestamp)
+            history.ids.append(transaction.transaction_id)
+            for column, value in zip(history.columns, arriving, strict=True):
+                column.append(value)
+            _advance_windows(plan, history, timestamp, arriving, values)
+            if len(times) >= 128:
+                _prune(history, self._keep_after(plan, timestamp))
         store.save_history(plan.entity.name, key, history)
+
+    def _keep_after(self, plan: EntityPlan, timestamp: int) -> int | None:
+        """Return the time after which events must stay for late arrivals, or None."""
+        if self._lateness_ns is None:
+            return None
+        return timestamp - self._lateness_ns - plan.horizon_ns
+
+
+def _advance_windows(
+    plan: EntityPlan,
+    history: EntityHistory,
+    timestamp: int,
+    arriving: list[int],
+    values: list[float],
+) -> None:
+    """Move every window of a key to a transaction just appended at ``timestamp``."""
+    times, columns, offset = history.times, history.columns, history.offset
+    label_slot = plan.label_slot
+    end = offset + len(times)
+    for window, state in zip(plan.windows, history.windows, strict=True):
+        if window.trackers:
+            _advance_tracked(window, state, history, timestamp, values, label_slot)
+            continue
+        sums = state.sums
+        delay = window.delay_ns
+        upper = timestamp - delay
+        right = state.right
+        if delay == 0:
+            # Every stored event is at or before `timestamp`: only the new one enters.
+            for slot, value in enumerate(arriving):
+                sums[slot] += value
+            right = end
+        else:
+            while right < end and times[right - offset] <= upper:
+                position = right - offset
+                for slot, column in enumerate(columns):
+                    sums[slot] += column[position]
+                right += 1
+        lower = upper - window.length_ns
+        left = state.left
+        while left < right and times[left - offset] <= lower:
+            position = left - offset
+            for slot, column in enumerate(columns):
+                sums[slot] -= column[position]
+            left += 1
+        state.right = right
+        state.left = left
+        count = right - left
+        state.count = count
+        _write_outputs(window.outputs, count, sums, label_slot, values, None)
+
+
+def _advance_tracked(
+    window: WindowPlan,
+    state: WindowState,
+    history: EntityHistory,
+    timestamp: int,
+    values: list[float],
+    label_slot: int | None,
+) -> None:
+    """Move one window that keeps trackers, feeding each event that enters or leaves."""
+    times, columns, offset = history.times, history.columns, history.offset
+    end = offset + len(times)
+    trackers = state.trackers
+    if trackers is None:
+        trackers = build_trackers(window.trackers, columns, offset, state.left, state.right)
+        state.trackers = trackers
+    slots = [slot for _, slot in window.trackers]
+    sums = state.sums
+    upper = timestamp - window.delay_ns
+    right = state.right
+    while right < end and times[right - offset] <= upper:
+        position = right - offset
+        for slot, column in enumerate(columns):
+            sums[slot] += column[position]
+        for tracker, slot in zip(trackers, slots, strict=True):
+            tracker.add(right, columns[slot][position])
+        right += 1
+    lower = upper - window.length_ns
+    left = state.left
+    while left < right and times[left - offset] <= lower:
+        position = left - offset
+        for slot, column in enumerate(columns):
+            sums[slot] -= column[position]
+        for tracker, slot in zip(trackers, slots, strict=True):
+            tracker.remove(left, columns[slot][position])
+        left += 1
+    state.right = right
+    state.left = left
+    state.count = right - left
+    _write_outputs(window.outputs, state.count, sums, label_slot, values, trackers)
+
+
+def _arriving(plan: EntityPlan, transaction: Transaction) -> list[int]:
+    """Return the transaction's exact value per source slot; a label starts at 0."""
+    return [
+        0
+        if slot == plan.label_slot
+        else _exact(getattr(transaction, source), source, transaction.transaction_id)
+        for slot, source in enumerate(plan.sources)
+    ]
+
+
+def _insert_late(
+    plan: EntityPlan,
+    history: EntityHistory,
+    transaction: Transaction,
+    arriving: list[int],
+    values: list[float],
+) -> None:
+    """Insert a transaction older than the key's latest event and write its values.
+
+    The event goes after every stored event with a time at or before its own, since
+    it arrived after them. Each window's pointers shift or take the event in, as the
+    window's current bounds (from the key's latest event) say. Its own values are
+    summed over its own windows: O(window) per late event, not amortized O(1).
+    """
+    times, columns, offset = history.times, history.columns, history.offset
+    timestamp = transaction.timestamp_ns
+    latest = times[-1]
+    position = bisect_right(times, timestamp)
+    times.insert(position, timestamp)
+    history.ids.insert(position, transaction.transaction_id)
+    for column, value in zip(columns, arriving, strict=True):
+        column.insert(position, value)
+    index = offset + position
+
+    for window, state in zip(plan.windows, history.windows, strict=True):
+        upper = latest - window.delay_ns
+        if timestamp <= upper - window.length_ns:  # before the current window
+            state.left += 1
+            state.right += 1
+        elif timestamp <= upper:  # inside it
+            state.right += 1
+            for slot, value in enumerate(arriving):
+                state.sums[slot] += value
+        state.count = state.right - state.left
+        if index <= state.right:
+            state.trackers = None  # indices moved; rebuilt on next use
+
+    for window in plan.windows:
+        upper = timestamp - window.delay_ns
+        start = bisect_right(times, upper - window.length_ns)
+        stop = position + 1 if window.delay_ns == 0 else bisect_right(times, upper)
+        stop = max(stop, start)
+        sums = [sum(column[start:stop]) for column in columns]
+        trackers = None
+        if window.trackers:
+            trackers = build_trackers(
+                window.trackers, columns, offset, offset + start, offset + stop
+            )
+        _write_outputs(window.outputs, stop - start, sums, plan.label_slot, values, trackers)
 
 
 def _preview_windows(
@@ -316,7 +485,15 @@ def _preview_windows(
             count += 1
             for slot, value in enumerate(arriving):
                 sums[slot] += value
-        _write_outputs(window.outputs, count, sums, label_slot, values)
+        trackers = None
+        if window.trackers:
+            # NOTE: a preview rebuilds the trackers from the window's events, O(window),
+            # because copying the stored ones would cost as much and change nothing.
+            trackers = build_trackers(window.trackers, columns, offset, left, right)
+            if window.delay_ns == 0:
+                for tracker, (_, slot) in zip(trackers, window.trackers, strict=True):
+                    tracker.add(end, arriving[slot])
+        _write_outputs(window.outputs, count, sums, label_slot, values, trackers)
 
 
 def _write_outputs(
@@ -325,11 +502,20 @@ def _write_outputs(
     sums: list[int],
     label_slot: int | None,
     values: list[float],
+    trackers: list[Tracker] | None,
 ) -> None:
     for output in outputs:
         aggregation = output.aggregation
         if aggregation is Aggregation.COUNT:
             values[output.column] = float(count)
+            continue
+        if output.tracker >= 0:
+            assert trackers is not None  # the plan gives tracked outputs a tracker index
+            result = trackers[output.tracker].result(count, sums[output.slot])
+            if result is None:
+                empty = output.empty_value
+                result = _NAN if empty is None else empty
+            values[output.column] = result
             continue
         unit = 1 if output.slot == label_slot else _UNIT
         if aggregation is Aggregation.SUM:
@@ -341,9 +527,17 @@ def _write_outputs(
             values[output.column] = _NAN if empty is None else empty
 
 
-def _prune(history: EntityHistory) -> None:
-    """Drop events that every window has passed, once they are half the history."""
+def _prune(history: EntityHistory, keep_after_ns: int | None) -> None:
+    """Drop events that every window has passed, once they are half the history.
+
+    Events after ``keep_after_ns`` stay, because a late transaction's own windows
+    may still reach them.
+    """
     oldest_needed = min(state.left for state in history.windows)
+    if keep_after_ns is not None:
+        oldest_needed = min(
+            oldest_needed, history.offset + bisect_right(history.times, keep_after_ns)
+        )
     removable = oldest_needed - history.offset
     if removable >= 64 and removable * 2 >= len(history.times):
         del history.times[:removable]

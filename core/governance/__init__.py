@@ -14,6 +14,7 @@ from .errors import (
     ModelNotFound,
     PersonActedInAnotherRole,
     ReasonRequired,
+    RoleMayNotAct,
     RoleNotHeld,
 )
 from .events import GOVERNANCE_KIND_PREFIX, GovernanceEvent, GovernanceEventKind
@@ -104,6 +105,7 @@ __all__ = [
     "RiskTier",
     "Role",
     "RoleDirectory",
+    "RoleMayNotAct",
     "RoleNotHeld",
     "StatusChange",
     "TierRule",

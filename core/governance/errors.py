@@ -51,6 +51,10 @@ class ActionNotAllowed(GovernanceRefusal):
         self.action = action
 
 
+class RoleMayNotAct(ActionNotAllowed):
+    """The role the person acts in does not take this action (whatever the status)."""
+
+
 class BuilderCannotReview(GovernanceRefusal):
     """Separation of duties: who built a model neither validates nor approves it."""
 

@@ -29,6 +29,7 @@ from .errors import (
     GatesNotPassed,
     PersonActedInAnotherRole,
     ReasonRequired,
+    RoleMayNotAct,
 )
 from .events import GovernanceEvent, GovernanceEventKind
 from .inventory import (
@@ -449,7 +450,7 @@ def _act(
 def _require_role(model_id: str, actor: Actor, allowed: Collection[Role], action: str) -> None:
     if actor.role not in allowed:
         names = ", ".join(sorted(role.value for role in allowed))
-        raise ActionNotAllowed(
+        raise RoleMayNotAct(
             model_id, action, f"the role {actor.role.value} may not do this; it takes: {names}"
         )
 

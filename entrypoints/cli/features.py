@@ -1,7 +1,8 @@
-"""``twinbank features``: compute feature values from a transaction file."""
+"""``twinbank features``: compute feature values, check registries, materialize."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -9,13 +10,16 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from rich.table import Table
 
+from twinbank.adapters.registry import load_registry
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
 from twinbank.core.events import interleave_labels
 from twinbank.core.features.batch import compute_batch
-from twinbank.core.features.definitions import FeatureSet
+from twinbank.core.features.definitions import FeatureSet, InvalidFeatureDefinition
+from twinbank.core.features.registry import FeatureRegistry, format_duration
 from twinbank.core.features.streaming import StreamingFeatureEngine
-from twinbank.core.timestamps import days
+from twinbank.core.timestamps import NaiveTimestampError, days, from_datetime
 from twinbank.core.transactions import FraudLabel
 
 from ..containers import ApplicationContainer, build_container
@@ -105,3 +109,58 @@ def _feature_frame(
             column.astype(np.int64) if definition.dtype == "int64" else column
         )
     return pd.DataFrame(columns)
+
+
+@app.command("registry")
+def registry(
+    source: Annotated[str, typer.Argument(help="Registry YAML file, or package.module:attribute.")],
+    register: Annotated[
+        bool, typer.Option(help="Also record this pipeline version in the registry store.")
+    ] = False,
+) -> None:
+    """Validate a feature registry and list its features with their versions."""
+    try:
+        feature_set = load_registry(source)
+    except InvalidFeatureDefinition as error:
+        fail_bad_input(str(error))
+    feature_registry = FeatureRegistry(feature_set)
+    table = Table(title=f"pipeline {feature_set.name} version {feature_registry.pipeline_version}")
+    for column in ("feature", "entity", "owner", "ttl", "tags", "version"):
+        table.add_column(column)
+    versions = feature_registry.versions()
+    for definition in feature_set.definitions:
+        table.add_row(
+            definition.name,
+            definition.entity or "-",
+            definition.owner,
+            str(format_duration(definition.ttl_ns)),
+            ", ".join(definition.tags),
+            versions[definition.name],
+        )
+    console.print(table)
+    if register:
+        container = build_container()
+        now_ns = container.platform.clock().now_ns()
+        added = container.features.registry_store().register(feature_set, now_ns)
+        console.print("registered" if added else "already registered")
+
+
+@app.command("materialize")
+def materialize(
+    until: Annotated[
+        str, typer.Option(help="End of the event-time range, ISO 8601 with a time zone.")
+    ],
+) -> None:
+    """Copy offline feature values to the online store, from each entity's watermark."""
+    try:
+        moment = datetime.fromisoformat(until)
+        end_ns = from_datetime(moment)
+    except (ValueError, NaiveTimestampError) as error:
+        fail_bad_input(f"--until {until!r}: {error}")
+    container = build_container()
+    try:
+        runs = container.serving.batch_materializer().materialize_incremental(end_ns)
+    except ValueError as error:
+        fail_bad_input(str(error))
+    for run in runs:
+        console.print(f"{run.entity}: {run.keys_written} keys written up to {until}")

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from twinbank.adapters.artifacts import ArtifactRejected
+from twinbank.adapters.governance import InvalidRoleDirectory
 from twinbank.adapters.models.artifacts import InvalidModelArtifact, save_xgboost_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostScorer
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
@@ -24,7 +25,8 @@ from twinbank.simulator.scenario import (
     load_scenario,
 )
 
-from ..containers import ApplicationContainer, build_container
+from ..containers import ApplicationContainer, MissingRoleDirectory, build_container
+from ..governance_settings import MissingPseudonymisationKey
 from ..settings import PlatformSettings, Profile
 from .console import console, fail_bad_input
 
@@ -64,7 +66,11 @@ def serve(
     import uvicorn  # noqa: PLC0415
 
     from ..http.app import create_app  # noqa: PLC0415
-    from ..http.assemble import ModelFeatureMismatch, build_serving_services  # noqa: PLC0415
+    from ..http.assemble import (  # noqa: PLC0415
+        ModelFeatureMismatch,
+        UngovernedModel,
+        build_serving_services,
+    )
     from ..http.settings import InvalidServeSettings, load_serve_settings  # noqa: PLC0415
 
     _configure_logging(log_level)
@@ -74,8 +80,8 @@ def serve(
         fail_bad_input(str(error))
     platform = _platform(profile, feature_lookup_timeout_ms=settings.feature_lookup_timeout_ms)
     decisions_db = (settings.journal.parent / "decisions.db").resolve()
-    container = build_container(platform, sqlite_url=f"sqlite:///{decisions_db}")
     try:
+        container = build_container(platform, sqlite_url=f"sqlite:///{decisions_db}")
         decisions_db.parent.mkdir(parents=True, exist_ok=True)
         services = build_serving_services(container, settings, platform.profile)
     except (
@@ -84,6 +90,10 @@ def serve(
         InvalidServeSettings,
         InvalidRules,
         ArtifactRejected,
+        UngovernedModel,
+        MissingRoleDirectory,
+        InvalidRoleDirectory,
+        MissingPseudonymisationKey,
     ) as error:
         fail_bad_input(str(error))
     log.info(

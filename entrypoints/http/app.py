@@ -4,6 +4,9 @@
 composition root); nothing is built at import time. Errors map to statuses here:
 422 for invalid input (with the field and the reason), 401 and 403 for keys, 404 for
 unknown models, 409 for conflicts, 503 when the local journal cannot take records.
+Governance refusals map by their kind (``refusal_response``): 403 for the person or
+role, 404 for an unknown model, 409 for the model's state, 422 for the request's
+evidence or missing reason.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, HTTPException, Path, Request, Security
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Security
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
@@ -22,25 +25,54 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from twinbank.core.explanations import DecisionExplanation
-from twinbank.core.online_features_contract import UnknownEntity, UnknownFeature
+from twinbank.core.features.online import UnknownEntity, UnknownFeature
+from twinbank.core.governance import (
+    Actor,
+    AlreadySignedOff,
+    BuilderCannotReview,
+    ConcurrentModification,
+    DeveloperMustBeBuilder,
+    Gate,
+    GateEvidence,
+    GovernanceRefusal,
+    GovernanceService,
+    InvalidEvidence,
+    InventoryQuery,
+    ModelAlreadyRegistered,
+    ModelNotFound,
+    ModelRecord,
+    PersonActedInAnotherRole,
+    ReasonRequired,
+    Role,
+    RoleMayNotAct,
+    RoleNotHeld,
+    StatusChange,
+    gate_of,
+)
 from twinbank.core.timestamps import to_datetime
 from twinbank.core.transactions import Transaction
 
 from .auth import API_KEY_HEADER, Principal
 from .decider import Decided, TransactionConflict
-from .governance import ActionRejected, Actor, GovernanceEvent, ModelNotFound, ModelState
 from .metrics import MetricsMiddleware
 from .schemas import (
+    ACTIONS_WITH_REASON,
     DecisionResponse,
     DependencyCheck,
+    EvidenceGate,
+    GateEvidenceRequest,
+    GovernanceAction,
     GovernanceActionRequest,
-    GovernanceEventResponse,
+    GovernanceProblem,
+    InventoryFilter,
     Liveness,
-    ModelStateResponse,
+    ModelStatusResponse,
+    ModelSummary,
     OnlineFeaturesRequest,
     OnlineFeaturesResponse,
     Problem,
     Readiness,
+    RegistrationRequest,
     ServedModel,
     TransactionRequest,
 )
@@ -49,12 +81,61 @@ from .settings import Scope
 
 log = logging.getLogger(__name__)
 
-ModelId = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$")]
+ModelId = Annotated[
+    str,
+    Path(
+        min_length=1,
+        max_length=201,
+        pattern=r"^[A-Za-z0-9._:@-]+$",
+        description="Inventory id, NAME@VERSION.",
+    ),
+]
 
 AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "Missing or unknown API key."},
     403: {"model": Problem, "description": "The key lacks the scope this route needs."},
 }
+
+
+GOVERNANCE_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: AUTH_ERRORS[401],
+    403: {
+        "model": GovernanceProblem,
+        "description": "The key lacks the scope, or the rules refuse the key's user or role "
+        "(role not held or not taking this action, separation of duties).",
+    },
+    404: {"model": GovernanceProblem, "description": "The model is not in the inventory."},
+    409: {
+        "model": GovernanceProblem,
+        "description": "The model's status forbids the action, gates are not passed, or the "
+        "model changed meanwhile (or is already registered).",
+    },
+    503: {"model": Problem, "description": "The governance inventory is unreachable."},
+}
+
+_REFUSAL_STATUS: tuple[tuple[type[GovernanceRefusal], int], ...] = (
+    (ModelNotFound, 404),
+    (ModelAlreadyRegistered, 409),
+    (ConcurrentModification, 409),
+    (RoleNotHeld, 403),
+    (RoleMayNotAct, 403),
+    (BuilderCannotReview, 403),
+    (DeveloperMustBeBuilder, 403),
+    (PersonActedInAnotherRole, 403),
+    (AlreadySignedOff, 409),
+)
+"""HTTP status of each governance refusal. Other refusals (the model's status forbids
+the action, gates not passed) get 409, and invalid evidence or a missing reason 422."""
+
+
+def refusal_response(error: GovernanceRefusal) -> Response:
+    """Build the response to a refused governance action, with the core's message."""
+    if isinstance(error, InvalidEvidence | ReasonRequired):
+        field = "evidence" if isinstance(error, InvalidEvidence) else "note"
+        problem = {"loc": ["body", field], "msg": str(error), "type": "value_error"}
+        return _json({"detail": [problem]}, 422)
+    status = next((code for kind, code in _REFUSAL_STATUS if isinstance(error, kind)), 409)
+    return _json({"detail": str(error), "refusal": type(error).__name__}, status)
 
 
 def _require(services: ServingServices, scope: Scope) -> Callable[..., Principal]:
@@ -132,29 +213,64 @@ def explanation_body(explanation: DecisionExplanation | None) -> dict[str, Any] 
     }
 
 
-def _model_state(state: ModelState) -> ModelStateResponse:
-    return ModelStateResponse(
-        model_id=state.model_id,
-        name=state.name,
-        version=state.version,
-        risk_tier=state.risk_tier,
-        owner=state.owner,
-        stage=state.stage,
-        built_by=state.built_by,
-        updated_at=to_datetime(state.updated_at_ns),
+def _summary(record: ModelRecord) -> ModelSummary:
+    return ModelSummary(
+        model_id=record.model_id,
+        name=record.name,
+        version=record.version,
+        risk_tier=record.risk_tier,
+        owner=record.owner,
+        status=record.status,
+        compliance_status=record.compliance_status,
+        registered_at=to_datetime(record.registered_at_ns),
+        next_validation=None
+        if record.next_validation_ns is None
+        else to_datetime(record.next_validation_ns),
+        revision=record.revision,
     )
 
 
-def _event(event: GovernanceEvent) -> GovernanceEventResponse:
-    return GovernanceEventResponse(
-        action=event.action,
-        user=event.user,
-        role=event.role,
-        from_stage=event.from_stage,
-        to_stage=event.to_stage,
-        at=to_datetime(event.at_ns),
-        note=event.note,
+def _status_report(service: GovernanceService, model_id: str) -> ModelStatusResponse:
+    report = service.status(model_id)
+    return ModelStatusResponse(
+        record=report.record,
+        next_stage=report.next_stage,
+        blocking_gates=sorted(report.blocking_gates),
+        required_gates=sorted(report.required_gates),
+        required_roles=sorted(report.required_roles),
     )
+
+
+def _act(
+    service: GovernanceService, actor: Actor, model_id: str, body: GovernanceActionRequest
+) -> None:
+    action = body.action
+    if action in ACTIONS_WITH_REASON and not body.note.strip():
+        raise ReasonRequired(model_id, action.value.replace("_", " "))
+    if action is GovernanceAction.SUBMIT:
+        service.submit(actor, model_id, body.note)
+    elif action is GovernanceAction.SIGN:
+        service.sign(actor, model_id, body.note)
+    elif action is GovernanceAction.PROMOTE:
+        service.promote(actor, model_id)
+    elif action is GovernanceAction.REJECT:
+        service.reject(actor, model_id, body.note)
+    elif action is GovernanceAction.RETURN_TO_DEVELOPMENT:
+        service.return_to_development(actor, model_id, body.note)
+    else:
+        service.retire(actor, model_id, body.note)
+
+
+_EVIDENCE_GATES = {
+    EvidenceGate.DOCUMENTATION: Gate.DOCUMENTATION,
+    EvidenceGate.PERFORMANCE: Gate.PERFORMANCE,
+    EvidenceGate.FAIRNESS: Gate.FAIRNESS,
+}
+_EVIDENCE_KINDS = {
+    EvidenceGate.DOCUMENTATION: "a documentation review (reference, complete, findings)",
+    EvidenceGate.PERFORMANCE: "performance evidence (model, evaluation_data, metrics)",
+    EvidenceGate.FAIRNESS: "a fairness report (model, dataset, population, attributes)",
+}
 
 
 def _feature_errors(error: UnknownEntity | UnknownFeature) -> HTTPException:
@@ -208,13 +324,69 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
     async def conflict(_: Request, error: TransactionConflict) -> Response:
         return _json({"detail": str(error)}, 409)
 
-    @app.exception_handler(ModelNotFound)
-    async def model_not_found(_: Request, error: ModelNotFound) -> Response:
-        return _json({"detail": str(error)}, 404)
+    @app.exception_handler(GovernanceRefusal)
+    async def refused(_: Request, error: GovernanceRefusal) -> Response:
+        return refusal_response(error)
 
-    @app.exception_handler(ActionRejected)
-    async def action_rejected(_: Request, error: ActionRejected) -> Response:
-        return _json({"detail": str(error)}, 409)
+    def governance() -> GovernanceService:
+        """Return the governance service, or raise 503 when its database is unreachable."""
+        try:
+            return services.governance()
+        except Exception as error:  # the inventory's database was down at start and still is down
+            log.warning("governance inventory unreachable: %r", error)
+            raise HTTPException(503, "the governance inventory is unreachable") from None
+
+    def governed(what: str, call: Callable[[GovernanceService], Any]) -> Any:
+        """Run ``call`` on the governance service. Refusals go to their exception handler,
+        and any other failure comes from the inventory's database and gets 503."""
+        try:
+            return call(governance())
+        except (GovernanceRefusal, HTTPException):
+            raise
+        except Exception as error:
+            log.warning("governance %s failed: %r", what, error)
+            raise HTTPException(503, "the governance inventory is unreachable") from None
+
+    def acting(principal: Principal) -> Actor:
+        # The settings admit govern keys with governance roles only.
+        return Actor(principal.user, Role(principal.role))
+
+    def change(
+        principal: Principal,
+        what: str,
+        model_id: str,
+        call: Callable[[GovernanceService, Actor], object],
+    ) -> ModelStatusResponse:
+        """Apply a change as the key's user and role, and log it with the key's name."""
+        actor = acting(principal)
+
+        def apply(service: GovernanceService) -> ModelStatusResponse:
+            call(service, actor)
+            return _status_report(service, model_id)
+
+        try:
+            report: ModelStatusResponse = governed(what, apply)
+        except GovernanceRefusal as error:
+            log.info(
+                "governance %s on %s by %s as %s (key %s) rejected: %s",
+                what,
+                model_id,
+                actor.user,
+                actor.role.value,
+                principal.key_name,
+                error,
+            )
+            raise
+        log.info(
+            "governance %s on %s by %s as %s (key %s): now %s",
+            what,
+            model_id,
+            actor.user,
+            actor.role.value,
+            principal.key_name,
+            report.record.status.value,
+        )
+        return report
 
     @app.post(
         "/v1/decisions",
@@ -300,72 +472,106 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
 
     @app.get(
         "/v1/governance/models",
-        response_model=list[ModelStateResponse],
-        responses=AUTH_ERRORS,
+        response_model=list[ModelSummary],
+        responses={**AUTH_ERRORS, 503: GOVERNANCE_ERRORS[503]},
         tags=["governance"],
-        summary="Model inventory with lifecycle stages",
+        summary="Model inventory, filtered by every parameter given",
     )
-    def inventory(_: Principal = read_key) -> list[ModelStateResponse]:
-        return [_model_state(state) for state in services.governance.models()]
+    def inventory(
+        query: Annotated[InventoryFilter, Query()], _: Principal = read_key
+    ) -> list[ModelSummary]:
+        inventory_query = InventoryQuery(**query.model_dump())
+        records = governed("inventory", lambda service: service.inventory(inventory_query))
+        return [_summary(record) for record in records]
+
+    @app.post(
+        "/v1/governance/models",
+        status_code=201,
+        response_model=ModelStatusResponse,
+        responses=GOVERNANCE_ERRORS,
+        tags=["governance"],
+        summary="Register a model version in Development (key's user as developer)",
+    )
+    def register(
+        body: RegistrationRequest, principal: Principal = govern_key
+    ) -> ModelStatusResponse:
+        return change(
+            principal,
+            "register",
+            body.model_id,
+            lambda service, actor: service.register(actor, body),
+        )
 
     @app.get(
         "/v1/governance/models/{model_id}",
-        response_model=ModelStateResponse,
-        responses={**AUTH_ERRORS, 404: {"model": Problem}},
+        response_model=ModelStatusResponse,
+        responses={**AUTH_ERRORS, 404: GOVERNANCE_ERRORS[404], 503: GOVERNANCE_ERRORS[503]},
         tags=["governance"],
-        summary="One model's inventory entry",
+        summary="One model's record, next stage and the gates that block it",
     )
-    def model_state(model_id: ModelId, _: Principal = read_key) -> ModelStateResponse:
-        return _model_state(services.governance.model(model_id))
+    def model_status(model_id: ModelId, _: Principal = read_key) -> ModelStatusResponse:
+        report: ModelStatusResponse = governed(
+            "status", lambda service: _status_report(service, model_id)
+        )
+        return report
 
     @app.get(
         "/v1/governance/models/{model_id}/history",
-        response_model=list[GovernanceEventResponse],
-        responses={**AUTH_ERRORS, 404: {"model": Problem}},
+        response_model=list[StatusChange],
+        responses={**AUTH_ERRORS, 404: GOVERNANCE_ERRORS[404], 503: GOVERNANCE_ERRORS[503]},
         tags=["governance"],
-        summary="Lifecycle actions taken on a model, oldest first",
+        summary="A model's status changes, oldest first (times in ns since 1970, UTC)",
     )
-    def model_history(model_id: ModelId, _: Principal = read_key) -> list[GovernanceEventResponse]:
-        return [_event(event) for event in services.governance.history(model_id)]
+    def model_history(model_id: ModelId, _: Principal = read_key) -> list[StatusChange]:
+        record = governed("history", lambda service: service.model(model_id))
+        return list(record.history)
 
     @app.post(
         "/v1/governance/models/{model_id}/actions",
-        response_model=ModelStateResponse,
-        responses={
-            **AUTH_ERRORS,
-            404: {"model": Problem},
-            409: {
-                "model": Problem,
-                "description": "Stage, role or separation of duties forbids the action.",
-            },
-        },
+        response_model=ModelStatusResponse,
+        responses=GOVERNANCE_ERRORS,
         tags=["governance"],
-        summary="Move a model through its lifecycle",
+        summary="Move a model through its lifecycle as the key's user and role",
     )
     def act(
         model_id: ModelId, body: GovernanceActionRequest, principal: Principal = govern_key
-    ) -> ModelStateResponse:
-        actor = Actor(principal.user, principal.role)
-        try:
-            state = services.governance.act(model_id, body.action, actor, body.note)
-        except ActionRejected as error:
-            log.info(
-                "governance action %s on %s by key %s rejected: %s",
-                body.action.value,
-                model_id,
-                principal.key_name,
-                error,
-            )
-            raise
-        log.info(
-            "governance action %s on %s by user %s (key %s): now %s",
+    ) -> ModelStatusResponse:
+        return change(
+            principal,
             body.action.value,
             model_id,
-            principal.user,
-            principal.key_name,
-            state.stage.value,
+            lambda service, actor: _act(service, actor, model_id, body),
         )
-        return _model_state(state)
+
+    @app.post(
+        "/v1/governance/models/{model_id}/gates/{gate}",
+        response_model=ModelStatusResponse,
+        responses=GOVERNANCE_ERRORS,
+        tags=["governance"],
+        summary="Record evidence for a gate; performance and fairness are judged by rule",
+    )
+    def record_gate(
+        model_id: ModelId,
+        gate: EvidenceGate,
+        body: GateEvidenceRequest,
+        principal: Principal = govern_key,
+    ) -> ModelStatusResponse:
+        evidence: GateEvidence = body.evidence
+        expected = _EVIDENCE_GATES[gate]
+        if gate_of(evidence) is not expected:
+            problem = {
+                "loc": ["body", "evidence"],
+                "msg": f"the {gate.value} gate takes {_EVIDENCE_KINDS[gate]}; the body holds "
+                f"evidence for {gate_of(evidence).value}",
+                "type": "value_error",
+            }
+            raise HTTPException(422, [problem])
+        return change(
+            principal,
+            f"gate {gate.value}",
+            model_id,
+            lambda service, actor: service.record_gate_result(actor, model_id, evidence, body.note),
+        )
 
     @app.get("/healthz", response_model=Liveness, tags=["operations"], summary="Process alive")
     async def healthz() -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from opentelemetry.sdk.trace import SpanProcessor
@@ -12,7 +13,8 @@ from twinbank.adapters.telemetry import OpenTelemetryStageTracer
 from twinbank.core.decisioning import DecisionService
 from twinbank.core.decisions import DecisionPolicy
 from twinbank.core.ensemble import EnsembleDecider, EnsembleDecisionService, RulesEngine
-from twinbank.core.online_features_contract import OnlineFeatureService
+from twinbank.core.features.online import OnlineFeatureService
+from twinbank.core.governance import GovernanceService, ModelNotFound, model_id_of
 from twinbank.core.ports import Scorer
 from twinbank.entrypoints.containers import ApplicationContainer
 from twinbank.entrypoints.worker.assemble import build_stream_worker, default_consumer_name
@@ -20,11 +22,10 @@ from twinbank.entrypoints.worker.runner import WorkerSettings
 
 from .auth import ApiKeyRegistry
 from .decider import DecisionBatcher, DecisionPipeline, MemoryStateReader, ServingFeatures
-from .governance import InMemoryGovernance, ModelState, Stage
 from .metrics import ServiceMetrics
 from .schemas import PolicyInfo, ServedModel
 from .services import BackgroundWork, ServingServices
-from .settings import ServeSettings
+from .settings import GovernanceGate, ServeSettings
 from .telemetry import build_tracer_provider, tracer_from
 
 log = logging.getLogger(__name__)
@@ -34,15 +35,77 @@ class ModelFeatureMismatch(ValueError):
     """The served model was trained on another feature-set version than the service computes."""
 
 
+class UngovernedModel(ValueError):
+    """With ``governance_gate: enforce``, the inventory does not have the served model in
+    production or monitoring."""
+
+
+def default_inventory_id(kind: str, version: str) -> str:
+    """Return the served model's inventory id when the settings name none:
+    ``card-fraud-KIND@VERSION`` (the version is the artifact's content hash)."""
+    return model_id_of(f"card-fraud-{kind}", version)
+
+
+def default_governance_gate(profile: str) -> GovernanceGate:
+    """Return the gate of a profile: enforce in production, report elsewhere."""
+    return "enforce" if profile == "production" else "report"
+
+
+def check_governance(
+    governance: Callable[[], GovernanceService], model_id: str, gate: GovernanceGate
+) -> None:
+    """Log the served model's status in the inventory. With ``enforce``, raise
+    UngovernedModel unless it is in production or monitoring.
+
+    With ``report``, an unreachable inventory is logged and the service starts anyway.
+    Its readiness then reports the inventory's state.
+    """
+    try:
+        record = governance().model(model_id)
+    except ModelNotFound:
+        where = "is not in the governance inventory"
+    except Exception as error:  # the inventory's database is unreachable
+        if gate == "report":
+            log.warning(
+                "governance inventory unreachable at start, so served model %s is unchecked: %r",
+                model_id,
+                error,
+            )
+            return
+        raise UngovernedModel(
+            f"governance_gate enforce cannot check served model {model_id}: the governance "
+            f"inventory is unreachable ({type(error).__name__}: {error}); start its database "
+            "or set governance_gate: report"
+        ) from None
+    else:
+        if record.is_serving:
+            log.info("served model %s is in %s", model_id, record.status.value)
+            return
+        where = f"is in {record.status.value} in the governance inventory"
+    if gate == "report":
+        log.warning("served model %s %s; serving anyway (governance_gate report)", model_id, where)
+        return
+    raise UngovernedModel(
+        f"served model {model_id} {where}, and governance_gate enforce serves only models in "
+        "production or monitoring; take it through the lifecycle (twinbank governance "
+        "register, submit, gate, sign, promote, or the /v1/governance endpoints of a "
+        "service in report mode), point governance_model_id at an approved version, or set "
+        "governance_gate: report"
+    )
+
+
 def build_serving_services(
     container: ApplicationContainer,
     settings: ServeSettings,
     profile: str,
     span_processor: SpanProcessor | None = None,
 ) -> ServingServices:
-    """Wire the decision service; raises InvalidModelArtifact, ModelFeatureMismatch,
-    InvalidRules (a bad rule file) or InvalidServeSettings (an API key's variable unset)
-    before anything starts."""
+    """Wire the decision service.
+
+    Raises InvalidModelArtifact, ModelFeatureMismatch, InvalidRules (a bad rule file),
+    UngovernedModel, InvalidServeSettings (an API key's variable unset),
+    MissingRoleDirectory or InvalidRoleDirectory before anything starts.
+    """
     serving = container.serving
     platform = container.platform
     feature_set = container.features.feature_set()
@@ -53,6 +116,11 @@ def build_serving_services(
             f"this service computes {feature_set.version}; retrain the model on the current features"
         )
     keys = ApiKeyRegistry(settings.api_keys)
+    container.governance.roles()  # a missing or invalid role file stops the start here
+    governance = container.governance.service
+    inventory_id = settings.governance_model_id or default_inventory_id(model.kind, model.version)
+    gate = settings.governance_gate or default_governance_gate(profile)
+    check_governance(governance, inventory_id, gate)
     metrics = ServiceMetrics()
     clock = platform.clock()
     stopwatch = platform.stopwatch()
@@ -120,23 +188,9 @@ def build_serving_services(
         features, batcher, metrics, tracer, stopwatch, settings.idempotency_cache
     )
 
-    governance = InMemoryGovernance(clock.now_ns)
-    # NOTE: until the governance service is wired, the inventory contains the served
-    # model only, registered as in production because this instance serves it.
-    governance.register(
-        ModelState(
-            model_id=model.version,
-            name=f"card-fraud-{model.kind}",
-            version=model.version,
-            risk_tier=settings.model_risk_tier,
-            owner=settings.model_owner,
-            stage=Stage.PRODUCTION,
-            built_by=settings.model_owner,
-            updated_at_ns=clock.now_ns(),
-        )
-    )
     served = ServedModel(
         model_version=model.version,
+        inventory_id=inventory_id,
         kind=model.kind,
         input_names=list(model.input_names),
         feature_set_version=model.feature_set_version,
@@ -160,6 +214,7 @@ def build_serving_services(
         metrics=metrics,
         clock=clock,
         served_model=served,
+        governance_gate=gate,
         journal=journal,
         forwarders=forwarders,
         background=background,

@@ -7,16 +7,38 @@ coerced.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from enum import StrEnum
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from twinbank.core.decisions import Outcome
-from twinbank.core.online_features_contract import ValueStatus
+from twinbank.core.fairness import FairnessReport
+from twinbank.core.features.online import ValueStatus
+from twinbank.core.governance import (
+    ComplianceStatus,
+    DocumentationEvidence,
+    Gate,
+    ModelRecord,
+    ModelRegistration,
+    ModelStatus,
+    PerformanceEvidence,
+    RiskTier,
+    Role,
+)
 from twinbank.core.timestamps import from_datetime
-
-from .governance import Action, Stage
 
 INT64_MAX = 2**63 - 1
 LATEST_TIMESTAMP = datetime(2262, 4, 11, tzinfo=UTC)  # int64 nanoseconds end in 2262
@@ -62,6 +84,17 @@ class TransactionRequest(BaseModel):
     customer_id: Identifier
     terminal_id: Identifier
     amount: Amount = Field(description="Amount in the card's currency, 0 to 1e9.")
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _text(cls, value: object) -> object:
+        # Lax datetimes also accept Unix times as numbers; this API takes RFC 3339 only.
+        if not isinstance(value, str):
+            raise ValueError(
+                "must be an RFC 3339 string with a time zone, such as 2018-10-01T08:15:00Z, "
+                f"not {value!r}"
+            )
+        return value
 
     @field_validator("timestamp")
     @classmethod
@@ -170,6 +203,7 @@ class PolicyInfo(BaseModel):
 
 class ServedModel(BaseModel):
     model_version: str
+    inventory_id: str = Field(description="The model's id in the governance inventory.")
     kind: str
     input_names: list[str]
     feature_set_version: str
@@ -177,37 +211,196 @@ class ServedModel(BaseModel):
     policy: PolicyInfo
 
 
-class ModelStateResponse(BaseModel):
-    model_id: str
-    name: str
-    version: str
-    risk_tier: int = Field(ge=1, le=3)
-    owner: str
-    stage: Stage
-    built_by: str
-    updated_at: datetime
+class EvidenceGate(StrEnum):
+    """The gates passed on evidence that a validator records."""
+
+    DOCUMENTATION = "documentation"
+    PERFORMANCE = "performance"
+    FAIRNESS = "fairness"
 
 
-class GovernanceEventResponse(BaseModel):
-    action: Action
-    user: str
-    role: str
-    from_stage: Stage
-    to_stage: Stage
-    at: datetime
-    note: str
+class GovernanceAction(StrEnum):
+    SUBMIT = "submit"
+    SIGN = "sign"
+    PROMOTE = "promote"
+    REJECT = "reject"
+    RETURN_TO_DEVELOPMENT = "return_to_development"
+    RETIRE = "retire"
 
 
-class GovernanceActionRequest(BaseModel):
+ACTIONS_WITH_REASON = frozenset(
+    {GovernanceAction.REJECT, GovernanceAction.RETURN_TO_DEVELOPMENT, GovernanceAction.RETIRE}
+)
+
+Note = Annotated[str, Field(max_length=2000)]
+
+
+class StrictJsonRequest(BaseModel):
+    """A request body validated as strict JSON, so that no string, float or boolean is
+    coerced into a number (as in the other requests).
+
+    FastAPI validates bodies as Python objects, where strict mode would also reject
+    enum values and arrays for tuples. So ``json_model``, the same model without this
+    check, first validates the body as strict JSON.
+    """
+
+    json_model: ClassVar[type[BaseModel]]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _strict_json(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        try:
+            cls.json_model.model_validate_json(json.dumps(data), strict=True)
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in issue['loc']) or '(body)'}: {issue['msg']}"
+                for issue in error.errors()
+            )
+            raise PydanticCustomError("strict_json", "{problems}", {"problems": problems}) from None
+        return data
+
+
+class RegistrationRequest(StrictJsonRequest, ModelRegistration):
+    """A model version to register in Development; the key's user becomes its builder."""
+
+    json_model = ModelRegistration
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "card-fraud-xgboost",
+                    "version": "xgb-0123456789ab",
+                    "risk_tier": 1,
+                    "owner": "head-of-fraud",
+                    "material_use": "Approves, steps up or declines card payments in real time.",
+                    "decisions_per_year": 400000000,
+                    "financial_exposure": {"amount": 2.5e9, "currency": "EUR"},
+                    "lineage": {
+                        "training_data_version": "handbook-2018-07-25",
+                        "feature_pipeline_version": "fs-abc123",
+                        "training_run": "run-42",
+                    },
+                    "performance_thresholds": {"auc_roc": 0.85},
+                }
+            ]
+        }
+    )
+
+
+class ActionBody(BaseModel):
+    """A lifecycle action on a model, taken by the key's user in the key's role."""
+
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={
-            "examples": [{"action": "complete_validation", "note": "Backtest passed."}]
+            "examples": [
+                {"action": "submit", "note": "Backtest on August 2018 attached."},
+                {"action": "reject", "note": "Precision at 100 below the threshold."},
+            ]
         },
     )
 
-    action: Action
-    note: Annotated[str, Field(max_length=2000)] = ""
+    action: GovernanceAction = Field(
+        description=(
+            "submit (Development -> Validation); sign (the gate of the key's role); promote "
+            "(one stage on); reject; return_to_development; retire."
+        )
+    )
+    note: Note = Field(
+        "",
+        description=(
+            "Comment stored in the audit trail. For reject, return_to_development and "
+            "retire it is the reason, and required; promote records none."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _note_fits_action(self) -> ActionBody:
+        if self.action is GovernanceAction.PROMOTE and self.note:
+            raise ValueError("note: promote stores no note, so leave it empty")
+        return self
+
+
+class GovernanceActionRequest(StrictJsonRequest, ActionBody):
+    __doc__ = ActionBody.__doc__
+    json_model = ActionBody
+
+
+class EvidenceBody(BaseModel):
+    """Evidence for one evidence gate: a documentation review, performance evidence or
+    a fairness report (the files `twinbank fairness report` writes)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "evidence": {"reference": "docs://card-fraud/1", "complete": True},
+                    "note": "Model documentation reviewed.",
+                }
+            ]
+        },
+    )
+
+    evidence: DocumentationEvidence | PerformanceEvidence | FairnessReport = Field(
+        description="Must be the kind of evidence of the gate in the path."
+    )
+    note: Note = Field("", description="Comment stored with the gate result.")
+
+
+class GateEvidenceRequest(StrictJsonRequest, EvidenceBody):
+    __doc__ = EvidenceBody.__doc__
+    json_model = EvidenceBody
+
+
+class InventoryFilter(BaseModel):
+    """Query parameters of the inventory listing: models matching every one given."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(None, max_length=100, description="Model name.")
+    status: ModelStatus | None = Field(None, description="Lifecycle status.")
+    owner: str | None = Field(None, max_length=200, description="Owner.")
+    risk_tier: RiskTier | None = Field(None, description="1 (high) to 3 (low).")
+
+
+class ModelSummary(BaseModel):
+    """One inventory entry in a listing."""
+
+    model_id: str = Field(description="NAME@VERSION.")
+    name: str
+    version: str
+    risk_tier: RiskTier
+    owner: str
+    status: ModelStatus
+    compliance_status: ComplianceStatus
+    registered_at: datetime
+    next_validation: datetime | None = Field(description="When revalidation is due.")
+    revision: int
+
+
+class ModelStatusResponse(BaseModel):
+    """A model's record, its next stage and the gates that block its promotion. Times
+    inside ``record`` are nanoseconds since 1970-01-01 UTC, as the inventory stores them."""
+
+    record: ModelRecord
+    next_stage: ModelStatus | None = Field(description="Where promotion would move it.")
+    blocking_gates: list[Gate] = Field(description="Gates not passed that block promotion.")
+    required_gates: list[Gate] = Field(description="Every gate its risk tier requires.")
+    required_roles: list[Role] = Field(description="Roles whose sign-off its tier requires.")
+
+
+class GovernanceProblem(Problem):
+    """A governance action that the rules rejected. Nothing was changed or recorded."""
+
+    refusal: str | None = Field(
+        None,
+        description="The rule that rejected the action, such as BuilderCannotReview. Absent "
+        "when the key lacks the scope.",
+    )
 
 
 class DependencyCheck(BaseModel):

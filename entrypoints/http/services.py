@@ -10,15 +10,15 @@ from dataclasses import dataclass, field
 from opentelemetry.sdk.trace import TracerProvider
 
 from twinbank.adapters.journal import DurableJournal, JournalForwarder
-from twinbank.core.online_features_contract import OnlineFeatureService, OnlineFeatureStore
-from twinbank.core.ports import Clock
+from twinbank.core.features.online import OnlineFeatureService
+from twinbank.core.governance import GovernanceService, ModelNotFound
+from twinbank.core.ports import Clock, OnlineFeatureStore
 
 from .auth import ApiKeyRegistry
 from .decider import DecisionPipeline, StateReader
-from .governance import ModelGovernance
 from .metrics import ServiceMetrics
 from .schemas import DependencyCheck, ServedModel
-from .settings import ServeSettings
+from .settings import GovernanceGate, ServeSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +52,14 @@ class ServingServices:
     online: OnlineFeatureService
     online_store: OnlineFeatureStore
     state_reader: StateReader
-    governance: ModelGovernance
+    governance: Callable[[], GovernanceService]
+    """The composition root's provider. Each call returns the service and, when the
+    inventory's database was unreachable before, connects to it first."""
     keys: ApiKeyRegistry
     metrics: ServiceMetrics
     clock: Clock
     served_model: ServedModel
+    governance_gate: GovernanceGate
     journal: DurableJournal
     forwarders: list[JournalForwarder]
     background: list[BackgroundWork] = field(default_factory=list)
@@ -101,6 +104,7 @@ class ServingServices:
         checks = {"model": DependencyCheck(ok=True, detail=self.served_model.model_version)}
         checks["feature_state"] = self._ping("feature state store", self.state_reader.ping)
         checks["online_store"] = self._ping("online feature store", self.online_store.ping)
+        checks["governance"] = self.governance_check()
         try:
             self.journal.sync()
             checks["journal"] = DependencyCheck(ok=True, detail=str(self.journal.folder))
@@ -113,6 +117,32 @@ class ServingServices:
                 detail += f"; last error: {status.last_error}"
             checks[f"forward_{status.name}"] = DependencyCheck(ok=status.healthy, detail=detail)
         return checks
+
+    def governance_check(self) -> DependencyCheck:
+        """Check the served model's status in the inventory.
+
+        The check fails when the inventory is unreachable, or with ``enforce`` when the
+        model has left production and monitoring since the start (because a restart
+        would reject it). With ``report`` it passes in any status and names the status.
+        """
+        model_id = self.served_model.inventory_id
+        try:
+            record = self.governance().model(model_id)
+        except ModelNotFound:
+            return DependencyCheck(
+                ok=self.governance_gate == "report",
+                detail=f"{model_id} is not in the governance inventory "
+                f"(governance_gate {self.governance_gate}); register it and take it to production",
+            )
+        except Exception as error:  # the inventory's database is down or unreadable
+            return DependencyCheck(
+                ok=False,
+                detail=f"governance inventory unreachable: {type(error).__name__}: {error}",
+            )
+        detail = f"{model_id} is in {record.status.value} (governance_gate {self.governance_gate})"
+        return DependencyCheck(
+            ok=record.is_serving or self.governance_gate == "report", detail=detail
+        )
 
     def refresh_gauges(self) -> None:
         for forwarder in self.forwarders:

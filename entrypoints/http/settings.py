@@ -4,12 +4,28 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from twinbank.core.governance import Role
+
+GovernanceGate = Literal["enforce", "report"]
+"""Whether ``twinbank serve`` requires the served model to be approved in the inventory."""
+
+INVENTORY_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,99}@[a-z0-9][a-z0-9._-]{0,99}")
+"""A model's id in the governance inventory: NAME@VERSION."""
 
 
 class InvalidServeSettings(ValueError):
@@ -21,7 +37,7 @@ class Scope(StrEnum):
 
     DECIDE = "decide"  # POST /v1/decisions
     READ = "read"  # online features, models, governance state
-    GOVERN = "govern"  # governance actions
+    GOVERN = "govern"  # governance actions, taken in the key's role
 
 
 class ApiKeySettings(BaseModel):
@@ -29,7 +45,8 @@ class ApiKeySettings(BaseModel):
 
     The key itself never appears in the file: give either ``key_sha256`` (the hex
     SHA-256 of the key) or ``key_env`` (the environment variable that contains the key).
-    ``name`` identifies the key in logs.
+    ``name`` identifies the key in logs. A key with the ``govern`` scope acts as
+    ``user`` in ``role``, which must then be a governance role.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -45,6 +62,16 @@ class ApiKeySettings(BaseModel):
     def _one_source(self) -> ApiKeySettings:
         if (self.key_sha256 is None) == (self.key_env is None):
             raise ValueError(f"key {self.name!r}: give exactly one of key_sha256 and key_env")
+        return self
+
+    @model_validator(mode="after")
+    def _governance_role(self) -> ApiKeySettings:
+        roles = [role.value for role in Role]
+        if Scope.GOVERN in self.scopes and self.role not in roles:
+            raise ValueError(
+                f"key {self.name!r} has the govern scope, so its role must be a governance "
+                f"role, one of {', '.join(roles)}; got {self.role!r}"
+            )
         return self
 
 
@@ -90,8 +117,22 @@ class ServeSettings(BaseModel):
             "rules raise the score and their codes join the reasons."
         ),
     )
-    model_risk_tier: int = Field(1, ge=1, le=3, description="Risk tier of the served model.")
-    model_owner: str = Field("fraud-models", description="Owner recorded in the inventory.")
+    governance_model_id: str | None = Field(
+        None,
+        description=(
+            "Inventory id (NAME@VERSION) of the served model; by default "
+            "card-fraud-KIND@VERSION from the artifact manifest, such as "
+            "card-fraud-xgboost@xgb-0123456789ab."
+        ),
+    )
+    governance_gate: GovernanceGate | None = Field(
+        None,
+        description=(
+            "enforce: refuse to start unless the inventory has the served model in "
+            "production or monitoring; report: start anyway and show its status in "
+            "/readyz. By default enforce in the production profile, report otherwise."
+        ),
+    )
     journal: Path = Field(
         Path("out/serve/journal"), description="Folder of the local decision journal."
     )
@@ -118,6 +159,16 @@ class ServeSettings(BaseModel):
     )
     api_keys: tuple[ApiKeySettings, ...] = Field(min_length=1)
     telemetry: TelemetrySettings = TelemetrySettings()
+
+    @field_validator("governance_model_id")
+    @classmethod
+    def _inventory_id(cls, value: str | None) -> str | None:
+        if value is not None and not INVENTORY_ID.fullmatch(value):
+            raise ValueError(
+                "must be NAME@VERSION, each of lower-case letters, digits, '.', '_' and '-', "
+                "such as card-fraud-xgboost@xgb-0123456789ab"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_model(self) -> ServeSettings:

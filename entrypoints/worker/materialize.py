@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from twinbank.core.features.definitions import FeatureSet
+from twinbank.core.features.online import FeatureWrite, HistoryRow
 from twinbank.core.features.vector import FeatureVector
-from twinbank.core.online_features_contract import FeatureWrite, HistoryRow
 from twinbank.core.transactions import Transaction
 
 

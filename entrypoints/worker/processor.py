@@ -26,14 +26,9 @@ from typing import Protocol
 
 from twinbank.core.event_stream import Delivery, event_day_of, event_id_of, event_time_of
 from twinbank.core.features.definitions import FeatureSet
+from twinbank.core.features.online import FeatureWrite, HistoryRow
 from twinbank.core.features.streaming import OutOfOrderTransaction, StreamingFeatureEngine
-from twinbank.core.online_features_contract import (
-    FeatureHistory,
-    FeatureWrite,
-    HistoryRow,
-    OnlineFeatureStore,
-)
-from twinbank.core.ports import EntityKey, FeatureStateStore
+from twinbank.core.ports import EntityKey, FeatureHistory, FeatureStateStore, OnlineFeatureStore
 from twinbank.core.transactions import FraudLabel, Transaction
 
 from .materialize import FeatureMaterializer

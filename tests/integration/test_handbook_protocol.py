@@ -4,13 +4,11 @@ The expected counts are the handbook's published training and test set sizes for
 training from day 115 (2018-07-25).
 """
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
 
+from tests.support.data import real_data_file
 from twinbank.core.evaluation import HandbookProtocol, card_precision_at_k, validation_folds
 
 pytestmark = pytest.mark.realdata
@@ -20,13 +18,7 @@ COLUMNS = ["TRANSACTION_ID", "TX_TIME_DAYS", "CUSTOMER_ID", "TX_AMOUNT", "TX_FRA
 
 @pytest.fixture(scope="module")
 def transactions() -> pd.DataFrame:
-    data_dir = os.environ.get("TWINBANK_DATA_DIR")
-    if not data_dir:
-        pytest.skip("TWINBANK_DATA_DIR is not set; point it at the folder holding handbook/")
-    path = Path(data_dir) / "handbook" / "transactions.parquet"
-    if not path.is_file():
-        pytest.fail(f"TWINBANK_DATA_DIR is set but {path} does not exist")
-    return pd.read_parquet(path, columns=COLUMNS)
+    return pd.read_parquet(real_data_file("handbook", "transactions.parquet"), columns=COLUMNS)
 
 
 def split_of(protocol: HandbookProtocol, frame: pd.DataFrame):

@@ -22,10 +22,10 @@ from twinbank.adapters.memory import (
 from twinbank.adapters.redis import RedisFeatureStateStore, decode_history, encode_history
 from twinbank.core.event_stream import StreamEvent
 from twinbank.core.features.definitions import FeatureSet
+from twinbank.core.features.online import HistoryRow
 from twinbank.core.features.plan import compile_plan
 from twinbank.core.features.streaming import StreamingFeatureEngine
 from twinbank.core.features.vector import FeatureVector
-from twinbank.core.online_features_contract import HistoryRow
 from twinbank.core.timestamps import NANOS_PER_DAY, NANOS_PER_HOUR
 from twinbank.core.transactions import FraudLabel, Transaction
 from twinbank.entrypoints.worker import BatchProcessor, FeatureMaterializer

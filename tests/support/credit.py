@@ -3,27 +3,20 @@ small synthetic data set with a built-in age disparity."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import yaml
 
-DATA_DIR_VARIABLE = "TWINBANK_DATA_DIR"
+from .data import real_data_file
 
 
 def credit_data_dir() -> Path:
-    """Return the folder holding credit/, or skip the test when it is not configured."""
-    root = os.environ.get(DATA_DIR_VARIABLE)
-    if not root:
-        pytest.skip(f"{DATA_DIR_VARIABLE} is not set; the real credit data is not available")
-    folder = Path(root)
+    """Return the folder holding credit/ (see ``real_data_file``)."""
     for name in ("taiwan-credit-default.csv", "german-credit.csv"):
-        if not (folder / "credit" / name).is_file():
-            pytest.skip(f"{folder / 'credit' / name} does not exist")
-    return folder
+        path = real_data_file("credit", name)
+    return path.parents[1]
 
 
 def write_synthetic_credit(folder: Path, rows: int = 2_000, seed: int = 1) -> Path:

@@ -10,26 +10,19 @@ that order so that the engines can be fed the same arrival order.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 
-DATA_DIR_VARIABLE = "TWINBANK_DATA_DIR"
+from .data import real_data_file
+
 SEQUENCE_COLUMN = "ARRIVAL_SEQUENCE"
 
 
 def handbook_data_dir() -> Path:
-    """Return the handbook data folder, or skip the test when it is not configured."""
-    root = os.environ.get(DATA_DIR_VARIABLE)
-    if not root:
-        pytest.skip(f"{DATA_DIR_VARIABLE} is not set; the real handbook data is not available")
-    folder = Path(root) / "handbook"
-    if not (folder / "transactions.parquet").is_file():
-        pytest.skip(f"{folder / 'transactions.parquet'} does not exist")
-    return folder
+    """Return the handbook data folder (see ``real_data_file``)."""
+    return real_data_file("handbook", "transactions.parquet").parent
 
 
 def handbook_arrival_sequence(transactions: pd.DataFrame) -> np.ndarray:

@@ -23,45 +23,37 @@ from twinbank.simulator.scenario import Scenario
 
 DECIDE_KEY = "decide-key-for-tests"
 READ_KEY = "read-key-for-tests"
+DEVELOPER_KEY = "developer-key-for-tests"
 VALIDATOR_KEY = "validator-key-for-tests"
-OPERATOR_KEY = "operator-key-for-tests"
+RISK_MANAGER_KEY = "risk-manager-key-for-tests"
+COMMITTEE_KEY = "committee-key-for-tests"
+BUILDER_AS_VALIDATOR_KEY = "builder-as-validator-key-for-tests"
 
 KEY_ENVIRONMENT = {
     "TWINBANK_TEST_DECIDE_KEY": DECIDE_KEY,
     "TWINBANK_TEST_READ_KEY": READ_KEY,
+    "TWINBANK_TEST_DEVELOPER_KEY": DEVELOPER_KEY,
     "TWINBANK_TEST_VALIDATOR_KEY": VALIDATOR_KEY,
-    "TWINBANK_TEST_OPERATOR_KEY": OPERATOR_KEY,
+    "TWINBANK_TEST_RISK_MANAGER_KEY": RISK_MANAGER_KEY,
+    "TWINBANK_TEST_COMMITTEE_KEY": COMMITTEE_KEY,
+    "TWINBANK_TEST_BUILDER_AS_VALIDATOR_KEY": BUILDER_AS_VALIDATOR_KEY,
 }
 
+
+def _key(name: str, user: str, role: str, scopes: list[str], variable: str) -> dict[str, object]:
+    return {"name": name, "user": user, "role": role, "scopes": scopes, "key_env": variable}
+
+
+GOVERN = ["read", "govern"]
 API_KEYS = [
-    {
-        "name": "gateway",
-        "user": "gateway",
-        "role": "service",
-        "scopes": ["decide"],
-        "key_env": "TWINBANK_TEST_DECIDE_KEY",
-    },
-    {
-        "name": "analyst",
-        "user": "ana",
-        "role": "analyst",
-        "scopes": ["read"],
-        "key_env": "TWINBANK_TEST_READ_KEY",
-    },
-    {
-        "name": "validator",
-        "user": "vera",
-        "role": "validator",
-        "scopes": ["read", "govern"],
-        "key_env": "TWINBANK_TEST_VALIDATOR_KEY",
-    },
-    {
-        "name": "operator",
-        "user": "otto",
-        "role": "operator",
-        "scopes": ["read", "govern"],
-        "key_env": "TWINBANK_TEST_OPERATOR_KEY",
-    },
+    _key("gateway", "gateway", "service", ["decide"], "TWINBANK_TEST_DECIDE_KEY"),
+    _key("analyst", "ana", "analyst", ["read"], "TWINBANK_TEST_READ_KEY"),
+    _key("developer", "dan", "developer", GOVERN, "TWINBANK_TEST_DEVELOPER_KEY"),
+    _key("validator", "vera", "validator", GOVERN, "TWINBANK_TEST_VALIDATOR_KEY"),
+    _key("risk-manager", "mona", "model_risk_manager", GOVERN, "TWINBANK_TEST_RISK_MANAGER_KEY"),
+    _key("committee", "rick", "risk_committee", GOVERN, "TWINBANK_TEST_COMMITTEE_KEY"),
+    # The developer's own key in a reviewer role: separation of duties refuses it.
+    _key("dan-validating", "dan", "validator", GOVERN, "TWINBANK_TEST_BUILDER_AS_VALIDATOR_KEY"),
 ]
 
 SMALL_SCENARIO = {
@@ -155,9 +147,17 @@ class ManagedProcess:
 
 
 class ServiceProcess(ManagedProcess):
+    """``twinbank serve``; in the memory profile its governance inventory is the SQLite
+    file ``governance_db``, beside the log unless the environment names another."""
+
     def __init__(self, config: Path, profile: str, environment: dict[str, str], log: Path) -> None:
         document = yaml.safe_load(config.read_text(encoding="utf-8"))
         self.base_url = f"http://127.0.0.1:{document['port']}"
+        environment = {
+            "TWINBANK_GOVERNANCE_SQLITE_PATH": str(log.parent / "governance.db"),
+            **environment,
+        }
+        self.governance_db = Path(environment["TWINBANK_GOVERNANCE_SQLITE_PATH"])
         super().__init__(["serve", str(config), "--profile", profile], environment, log)
         self._wait_until_live()
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 from scipy.stats import norm
 
+from tests.support.data import real_data_file
 from twinbank.adapters.generator import (
     GeneratorSettings,
     HandbookSimulation,
@@ -84,13 +83,7 @@ def test_frame_has_documented_schema(frame: pd.DataFrame) -> None:
 
 @pytest.mark.realdata
 def test_frame_schema_equals_handbook_file() -> None:
-    data_dir = os.environ.get("TWINBANK_DATA_DIR")
-    if not data_dir:
-        pytest.skip("TWINBANK_DATA_DIR is not set; it must name the folder with handbook/")
-    path = Path(data_dir) / "handbook" / "transactions.parquet"
-    if not path.is_file():
-        pytest.skip(f"{path} not found under TWINBANK_DATA_DIR")
-    real = pd.read_parquet(path)
+    real = pd.read_parquet(real_data_file("handbook", "transactions.parquet"))
     generated = generate_transactions(GeneratorSettings(customers=50, terminals=100, days=5))
 
     assert schema_of(generated) == schema_of(real)

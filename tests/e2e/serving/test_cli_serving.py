@@ -8,12 +8,13 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from tests.support.serving import API_KEYS
+from tests.support.serving import API_KEYS, KEY_ENVIRONMENT
 from twinbank.adapters.models.artifacts import load_artifact
 from twinbank.entrypoints.cli import app
+from twinbank.entrypoints.governance_settings import GovernanceSettings
 
 
-def _invoke(*arguments: str, environment: dict[str, str] | None = None):
+def _invoke(*arguments: str, environment: dict[str, str | None] | None = None):
     # A wide terminal, so that rich does not wrap the messages the tests look for.
     return CliRunner().invoke(app, list(arguments), env={"COLUMNS": "400", **(environment or {})})
 
@@ -36,6 +37,19 @@ def _config(folder: Path, **document: object) -> Path:
             "exactly one of key_sha256 and key_env",
         ),
         ({"model": "m", "api_keys": [API_KEYS[0], API_KEYS[0]]}, "repeated: ['gateway']"),
+        (
+            {"model": "m", "api_keys": [{**API_KEYS[2], "role": "operator"}]},
+            "key 'developer' has the govern scope, so its role must be a governance role, one "
+            "of developer, validator, model_risk_manager, risk_committee; got 'operator'",
+        ),
+        (
+            {"model": "m", "api_keys": API_KEYS, "governance_model_id": "Card Fraud"},
+            "governance_model_id: Value error, must be NAME@VERSION",
+        ),
+        (
+            {"model": "m", "api_keys": API_KEYS, "governance_gate": "warn"},
+            "governance_gate: Input should be 'enforce' or 'report'",
+        ),
     ],
 )
 def test_invalid_serve_config_exits_2(tmp_path: Path, document: dict, message: str):
@@ -52,12 +66,7 @@ def test_missing_model_folder_exits_2(tmp_path: Path):
     result = _invoke(
         "serve",
         str(config),
-        environment={
-            "TWINBANK_TEST_DECIDE_KEY": "k",
-            "TWINBANK_TEST_READ_KEY": "k",
-            "TWINBANK_TEST_VALIDATOR_KEY": "k",
-            "TWINBANK_TEST_OPERATOR_KEY": "k",
-        },
+        environment=dict.fromkeys(KEY_ENVIRONMENT, "k"),
     )
 
     assert result.exit_code == 2
@@ -90,3 +99,70 @@ def test_damaged_model_artifact_is_refused(tmp_path: Path, model_artifact: Path)
 
     with pytest.raises(ValueError, match=r"replaced or damaged|cannot be loaded"):
         load_artifact(copy)
+
+
+def test_enforced_governance_gate_rejects_unapproved_model(tmp_path: Path, model_artifact: Path):
+    config = _config(
+        tmp_path,
+        model=str(model_artifact),
+        journal=str(tmp_path / "journal"),
+        api_keys=API_KEYS,
+        governance_gate="enforce",
+        governance_model_id="card-fraud@7",
+    )
+
+    result = _invoke(
+        "serve",
+        str(config),
+        environment={
+            **KEY_ENVIRONMENT,
+            "TWINBANK_GOVERNANCE_SQLITE_PATH": str(tmp_path / "governance.db"),
+        },
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "served model card-fraud@7 is not in the governance inventory" in result.output
+    assert "governance_gate enforce serves only models in production or monitoring" in (
+        result.output
+    )
+    assert "set governance_gate: report" in result.output
+
+
+def test_production_profile_needs_a_role_file(tmp_path: Path, model_artifact: Path):
+    config = _config(tmp_path, model=str(model_artifact), api_keys=API_KEYS)
+
+    result = _invoke(
+        "serve",
+        str(config),
+        "--profile",
+        "production",
+        environment={
+            **KEY_ENVIRONMENT,
+            "TWINBANK_AUDIT_PSEUDONYMISATION_KEY": "a-test-key-of-enough-length",
+            "TWINBANK_GOVERNANCE_ROLES_FILE": None,
+        },
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "TWINBANK_GOVERNANCE_ROLES_FILE" in result.output
+
+
+def test_production_profile_needs_a_pseudonymisation_key(tmp_path: Path, model_artifact: Path):
+    config = _config(tmp_path, model=str(model_artifact), api_keys=API_KEYS)
+
+    result = _invoke(
+        "serve",
+        str(config),
+        "--profile",
+        "production",
+        environment={**KEY_ENVIRONMENT, "TWINBANK_AUDIT_PSEUDONYMISATION_KEY": None},
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "TWINBANK_AUDIT_PSEUDONYMISATION_KEY" in result.output
+
+
+def test_empty_roles_file_variable_means_no_file(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("TWINBANK_GOVERNANCE_ROLES_FILE", "")
+
+    assert GovernanceSettings().roles_file is None

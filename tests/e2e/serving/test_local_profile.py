@@ -223,6 +223,13 @@ def test_audit_outage_buffers_records_on_disk(
                 _decide(client, transaction_id, customer_id=1000 + transaction_id)
             _decide(client, 5, customer_id=1005)  # a retry of an already recorded decision
             assert _audit_rows(postgres_schema_url) == (10, 10)
+            # The service started without its governance inventory, which is in the
+            # same database, and reports it instead of failing.
+            governance = client.get("/readyz").json()["checks"]["governance"]
+            assert governance["ok"] is False
+            assert "governance inventory unreachable" in governance["detail"]
+            with restarted.client(READ_KEY) as reader:
+                assert reader.get("/v1/governance/models").status_code == 503
 
             postgres_proxy.restore()
             _wait_until(
@@ -232,6 +239,8 @@ def test_audit_outage_buffers_records_on_disk(
                 ),
                 "the buffered records to be written",
             )
+            with restarted.client(READ_KEY) as reader:
+                assert reader.get("/v1/governance/models").json() == []
     finally:
         restarted.terminate()
     assert _audit_rows(postgres_schema_url) == (70, 70)

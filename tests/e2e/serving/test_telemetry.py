@@ -34,7 +34,9 @@ def traced_service(
         monkeypatch.setenv(name, value)
     settings = load_serve_settings(write_config(tmp_path, model_artifact, port=free_port()))
     container = build_container(
-        PlatformSettings(profile="memory"), sqlite_url=f"sqlite:///{tmp_path / 'decisions.db'}"
+        PlatformSettings(profile="memory"),
+        sqlite_url=f"sqlite:///{tmp_path / 'decisions.db'}",
+        governance_url=f"sqlite:///{tmp_path / 'governance.db'}",
     )
     exporter = InMemorySpanExporter()
     services = build_serving_services(container, settings, "memory", SimpleSpanProcessor(exporter))

@@ -1,23 +1,23 @@
-"""The online feature store as the serving entrypoints use it.
+"""Online feature values: what a store write carries and what a read returns.
 
-NOTE: these types are a working copy of the interface agreed with the feature
-platform, which owns the online store: ``ValueStatus``, ``OnlineValue``,
-``FeatureWrite``, the ``OnlineFeatureStore`` port and ``get_online_features``. When the
-platform's own versions land (the port in ``core/ports.py``, the service under
-``core/features``), imports of this module switch to them and this module goes.
-``FeatureHistory`` (the offline history the stream worker appends to) is not part of
-that agreement; it moves beside the platform's offline store then.
+``OnlineFeatureService.get_online_features`` reads the latest stored value of each
+requested feature through the ``OnlineFeatureStore`` port (``core/ports.py``) and
+gives each value a status: present, not found, or outside max age when the value is
+older than the feature's ttl at read time.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, NamedTuple
 
-from .features.definitions import FeatureSet
-from .ports import EntityKey
+from .definitions import FeatureSet
+
+if TYPE_CHECKING:
+    from ..ports import EntityKey, OnlineFeatureStore
 
 
 class ValueStatus(StrEnum):
@@ -26,9 +26,30 @@ class ValueStatus(StrEnum):
     OUTSIDE_MAX_AGE = "outside_max_age"
 
 
-@dataclass(frozen=True, slots=True)
-class OnlineValue:
-    """A served feature value; ``value`` is None unless the status is PRESENT."""
+class InvalidFeatureWrite(ValueError):
+    """A feature write with a key, time or value that no store accepts."""
+
+
+def check_entity_key(key: object, where: str) -> None:
+    """Raise InvalidFeatureWrite unless ``key`` is an int or a non-empty str.
+
+    ``bool`` is rejected although it is an int subclass, because ``True`` as a
+    customer id is almost always a bug upstream.
+    """
+    if isinstance(key, bool) or not isinstance(key, int | str):
+        raise InvalidFeatureWrite(
+            f"{where}: entity key {key!r} has type {type(key).__name__}; use int or str"
+        )
+    if isinstance(key, str) and not key:
+        raise InvalidFeatureWrite(f"{where}: entity key is an empty string; use a real key")
+
+
+class OnlineValue(NamedTuple):
+    """A served feature value; ``value`` is None unless the status is PRESENT.
+
+    A named tuple rather than a frozen dataclass because a 100-key read builds
+    1,500 of them, and a tuple is several times cheaper to create.
+    """
 
     value: float | None
     status: ValueStatus
@@ -37,26 +58,40 @@ class OnlineValue:
 
 @dataclass(frozen=True, slots=True)
 class FeatureWrite:
-    """Feature values of one entity key as of ``event_time_ns``; None stands for null."""
+    """Feature values of one entity key as of ``event_time_ns``; None stands for null.
+
+    Raises InvalidFeatureWrite for a key that is not int or str, a negative or
+    non-integer event time, or a value that is not a finite number or None.
+    """
 
     entity: str
     key: EntityKey
     values: Mapping[str, float | None]
     event_time_ns: int
 
-
-class OnlineFeatureStore(Protocol):
-    """Latest feature values per entity key, for low-latency reads."""
-
-    def write(self, writes: Sequence[FeatureWrite]) -> None: ...
-
-    def read(
-        self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
-    ) -> list[dict[str, tuple[float | None, int]]]:
-        """Return, per key in order, ``name -> (value, event_time_ns)`` of the stored names."""
-        ...
-
-    def ping(self) -> bool: ...
+    def __post_init__(self) -> None:
+        where = f"write for {self.entity} {self.key!r}"
+        check_entity_key(self.key, where)
+        if isinstance(self.event_time_ns, bool) or not isinstance(self.event_time_ns, int):
+            raise InvalidFeatureWrite(
+                f"{where}: event time {self.event_time_ns!r} must be int nanoseconds since "
+                "the epoch (UTC)"
+            )
+        if self.event_time_ns < 0:
+            raise InvalidFeatureWrite(
+                f"{where}: event time {self.event_time_ns} ns is before 1970; "
+                "online stores keep event times from the epoch on"
+            )
+        for name, value in self.values.items():
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not math.isfinite(value)
+            ):
+                raise InvalidFeatureWrite(
+                    f"{where}: feature {name!r} has value {value!r}; use a finite number "
+                    "or None for null"
+                )
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +101,6 @@ class HistoryRow:
     event_id: str
     write: FeatureWrite
     feature_set_version: str
-
-
-class FeatureHistory(Protocol):
-    """Append-only history of computed feature values (the offline side).
-
-    Appending a row whose ``(entity, key, event_id)`` is already stored changes
-    nothing, so a replayed batch adds no duplicate.
-    """
-
-    def append(self, rows: Sequence[HistoryRow]) -> None: ...
 
 
 class UnknownFeature(KeyError):
@@ -133,22 +158,29 @@ class OnlineFeatureService:
     ) -> list[dict[str, OnlineValue]]:
         """Return, per key, each requested feature's value and status as of ``now_ns``.
 
-        Raises UnknownEntity or UnknownFeature before reading anything.
+        A value is outside max age when ``now_ns - event_time_ns`` exceeds the
+        feature's ttl (a ttl of 0 never expires). Raises UnknownEntity,
+        UnknownFeature or InvalidFeatureWrite (for a bad key) before reading anything.
         """
         served = self.served_features(entity)
         for name in feature_names:
             if name not in served:
                 raise UnknownFeature(entity, name, served)
+        for key in keys:
+            check_entity_key(key, f"online read of {entity}")
         stored = self._store.read(entity, keys, feature_names)
+        ttl_of = self._ttl_ns
+        not_found = OnlineValue(None, ValueStatus.NOT_FOUND, None)
         results = []
         for found in stored:
             row = {}
             for name in feature_names:
-                if name not in found:
-                    row[name] = OnlineValue(None, ValueStatus.NOT_FOUND, None)
+                entry = found.get(name)
+                if entry is None:
+                    row[name] = not_found
                     continue
-                value, event_time_ns = found[name]
-                ttl = self._ttl_ns[name]
+                value, event_time_ns = entry
+                ttl = ttl_of[name]
                 if ttl and now_ns - event_time_ns > ttl:
                     row[name] = OnlineValue(None, ValueStatus.OUTSIDE_MAX_AGE, event_time_ns)
                 else:
