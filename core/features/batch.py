@@ -317,4 +317,4 @@ def _window_sum(
     """Return ``sum(values[lower:upper])`` per row from grouped prefix sums."""
     group_index = np.searchsorted(group_bounds, np.arange(len(codes)), side="right") - 1
     shift = group_index  # group g's prefix is shifted by g slots
-    return prefix[upper + shift] - prefix[lower + shift]
+    return np.asarray(prefix[upper + shift] - prefix[lower + shift], dtype=np.float64)

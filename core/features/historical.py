@@ -343,7 +343,7 @@ def _key_codes(
         low, high = int(history_keys.min()), int(history_keys.max())
         if (high - low + 1) * (total + 2) < 2**62:
             history_codes = history_keys.astype(np.int64) - low
-            inside = (row_keys >= low) & (row_keys <= high)
+            inside = np.greater_equal(row_keys, low) & np.less_equal(row_keys, high)
             row_codes = np.where(inside, row_keys.astype(np.int64) - low, -1)
             return history_codes, row_codes, np.asarray(inside, dtype=np.bool_)
     distinct_keys, history_codes = np.unique(history_keys, return_inverse=True)

@@ -141,12 +141,14 @@ def compile_plan(feature_set: FeatureSet) -> ComputationPlan:
 
     entity_plans = []
     for entity_name, windows in windows_by_entity.items():
-        sources = tuple(sources_by_entity[entity_name])
+        entity_sources = tuple(sources_by_entity[entity_name])
         entity_plans.append(
             EntityPlan(
                 entity=feature_set.entity(entity_name),
-                sources=sources,
-                label_slot=sources.index(FRAUD_LABEL) if FRAUD_LABEL in sources else None,
+                sources=entity_sources,
+                label_slot=(
+                    entity_sources.index(FRAUD_LABEL) if FRAUD_LABEL in entity_sources else None
+                ),
                 windows=tuple(
                     _window_plan(length, delay, outputs)
                     for (length, delay), outputs in windows.items()
