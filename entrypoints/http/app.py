@@ -12,14 +12,17 @@ evidence or missing reason.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import orjson
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request, Security
+from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
-from fastapi.responses import PlainTextResponse, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -154,6 +157,17 @@ def _require(services: ServingServices, scope: Scope) -> Callable[..., Principal
         return principal
 
     return admitted
+
+
+def _quote_non_finite(value: Any) -> Any:
+    """Return ``value`` with NaN and infinite floats replaced by their names, at any depth."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _quote_non_finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_quote_non_finite(item) for item in value]
+    return value
 
 
 def _json(body: object, status_code: int = 200) -> Response:
@@ -319,6 +333,15 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
             }
             return _json({"detail": [problem]}, 422)
         return await http_exception_handler(request, error)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, error: RequestValidationError) -> Response:
+        # Python's JSON parser accepts NaN and Infinity, which JSON cannot encode, so
+        # the response quotes non-finite inputs.
+        # The standard library's encoder, unlike orjson, also writes integers beyond 64
+        # bits, which a rejected input may contain.
+        detail = _quote_non_finite(jsonable_encoder(error.errors()))
+        return JSONResponse({"detail": detail}, status_code=422)
 
     @app.exception_handler(TransactionConflict)
     async def conflict(_: Request, error: TransactionConflict) -> Response:

@@ -142,6 +142,7 @@ def test_read_routes_refuse_the_decide_key(memory_service: ServiceProcess):
         ({"timestamp": "1960-01-01T00:00:00Z"}, "timestamp"),
         ({"timestamp": 1525255800}, "timestamp"),
         ({"merchant": "x"}, "merchant"),
+        ({"customer_id": 2**70}, "customer_id"),
     ],
 )
 def test_invalid_transaction_is_422_naming_the_field(
@@ -166,6 +167,19 @@ def test_malformed_body_is_422(memory_service: ServiceProcess, content: bytes):
         )
 
     assert response.status_code == 422
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity"])
+def test_non_finite_amount_is_422(memory_service: ServiceProcess, amount: str):
+    body = json.dumps(transaction_body(31, amount=123456.25)).replace("123456.25", amount)
+    with memory_service.client(DECIDE_KEY) as client:
+        response = client.post(
+            "/v1/decisions", content=body, headers={"content-type": "application/json"}
+        )
+
+    assert response.status_code == 422, response.text
+    problems = response.json()["detail"]
+    assert any(problem["loc"][-1] == "amount" for problem in problems), problems
 
 
 def test_online_features_report_statuses(memory_service: ServiceProcess):
