@@ -445,8 +445,8 @@ def build_container(
     settings = settings or PlatformSettings()
     audit_settings = audit_settings or AuditSettings()
     governance_settings = governance_settings or GovernanceSettings()
-    if settings.profile == "production":
-        # Fails now, not at the first decision, when the pseudonymisation key is missing.
+    if settings.profile == "production" or audit_settings.pseudonymisation_key is not None:
+        # Fails now, not at the first decision, when the key is missing or too short.
         build_pseudonymiser(audit_settings, settings.profile)
     container = ApplicationContainer()
     decisions_url = sqlite_url if settings.profile == "memory" else settings.postgres_url

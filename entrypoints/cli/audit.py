@@ -56,7 +56,7 @@ def verify(
             expected = ChainHead.parse(expect_head)
         except ValueError as error:
             fail_bad_input(f"--expect-head: {error}")
-    container = open_container(database)
+    container = open_container(database, must_exist=True)
     trail = container.audit.trail()
     with console.status("Verifying the audit chain"):
         result = verify_trail(trail, expected_head=expected)
@@ -78,7 +78,7 @@ def verify(
 @app.command("head")
 def head(database: DatabaseOption = None) -> None:
     """Print the chain head as SEQ:HASH, to anchor it outside the database."""
-    container = open_container(database)
+    container = open_container(database, must_exist=True)
     console.print(str(container.audit.trail().head()), highlight=False)
 
 
@@ -98,7 +98,7 @@ def export(
             last = Month.parse(through)
         except ValueError as error:
             fail_bad_input(f"--through: {error}")
-    container = open_container(database)
+    container = open_container(database, must_exist=True)
     archiver = container.audit.archiver(archive=_archive(container, archive))
     try:
         with console.status("Exporting closed months"):
@@ -131,7 +131,7 @@ def show(
     database: DatabaseOption = None,
 ) -> None:
     """Print a decision's audit record, with its features by name and its model's lineage."""
-    container = open_container(database)
+    container = open_container(database, must_exist=True)
     trail = container.audit.trail()
     record = trail.decision(decision_id)
     if record is None:
@@ -174,6 +174,12 @@ def _print_chain(result: ChainVerification) -> None:
             f"head {result.head}",
             highlight=False,
         )
+        if result.records_checked == 0:
+            console.print(
+                "[yellow]the trail holds no records[/yellow]: nothing was chained into this "
+                "database (multi-region scenario runs keep only the decision table)",
+                highlight=False,
+            )
         return
     problem = result.problem
     if problem is None:

@@ -14,7 +14,7 @@ from twinbank.core.fairness import AttributeReport
 from twinbank.core.fairness.markdown import fairness_markdown, format_interval, format_p_value
 from twinbank.core.governance import PerformanceEvidence
 
-from ..containers import build_container
+from .composition import open_application
 from .console import console, fail_bad_input
 
 DATA_DIR_VARIABLE = "TWINBANK_DATA_DIR"
@@ -47,7 +47,7 @@ def report(
     Writes STUDY-fairness.json and STUDY-performance.json (evidence for `twinbank
     governance gate`) and fairness-report.md to OUT.
     """
-    container = build_container()
+    container = open_application()
     folder = data_dir or _data_dir_from_environment()
     if out.exists() and not out.is_dir():
         fail_bad_input(f"--out {out}: exists and is not a folder; name a folder")

@@ -22,7 +22,9 @@ from twinbank.core.features.streaming import StreamingFeatureEngine
 from twinbank.core.timestamps import NaiveTimestampError, days, from_datetime
 from twinbank.core.transactions import FraudLabel
 
-from ..containers import ApplicationContainer, build_container
+from ..containers import ApplicationContainer
+from ..settings import PlatformSettings
+from .composition import open_application
 from .console import console, fail_bad_input, progress_bar
 
 app = typer.Typer(help="Feature computation from the shared definitions.", no_args_is_help=True)
@@ -54,7 +56,7 @@ def compute(
         fail_bad_input(f"--out {out}: must end in .parquet")
     if out.is_dir():
         fail_bad_input(f"--out {out}: is a folder; name a .parquet file")
-    container = build_container()
+    container = open_application()
     try:
         dataset = container.transactions.file(transactions, sequence_column)
     except InvalidTransactionData as error:
@@ -139,7 +141,7 @@ def registry(
         )
     console.print(table)
     if register:
-        container = build_container()
+        container = open_application()
         now_ns = container.platform.clock().now_ns()
         added = container.features.registry_store().register(feature_set, now_ns)
         console.print("registered" if added else "already registered")
@@ -157,7 +159,14 @@ def materialize(
         end_ns = from_datetime(moment)
     except (ValueError, NaiveTimestampError) as error:
         fail_bad_input(f"--until {until!r}: {error}")
-    container = build_container()
+    history_dir = PlatformSettings().feature_history_dir
+    if not history_dir.is_dir():
+        fail_bad_input(
+            f"the feature history folder {history_dir} does not exist; point "
+            "TWINBANK_FEATURE_HISTORY_DIR at a Parquet feature history (one that "
+            "ParquetOfflineStore.append wrote)"
+        )
+    container = open_application()
     try:
         runs = container.serving.batch_materializer().materialize_incremental(end_ns)
     except ValueError as error:

@@ -12,6 +12,8 @@ import typer
 import yaml
 from pydantic import BaseModel, ValidationError
 from rich.markup import escape
+from sqlalchemy import create_engine, make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
 
 from twinbank.adapters.governance import InvalidRoleDirectory
 from twinbank.core.audit import WeakPseudonymisationKey
@@ -42,8 +44,15 @@ UserOption = Annotated[str, typer.Option("--user", help="Who is acting.")]
 RoleOption = Annotated[Role, typer.Option("--role", help="The role the person acts in.")]
 
 
-def open_container(database: str | None) -> ApplicationContainer:
-    """Build the container; configuration errors exit with code 2."""
+def open_container(database: str | None, must_exist: bool = False) -> ApplicationContainer:
+    """Build the container; configuration errors exit with code 2.
+
+    A ``--database`` that is not a URL exits with code 2. With ``must_exist`` (commands
+    that only read the trail), so does a missing SQLite file or an unreachable server.
+    A mistyped name is then not read as an empty, intact trail.
+    """
+    if database is not None:
+        _check_database(database, must_exist)
     try:
         container = build_container(governance_url=database)
         container.governance.roles()
@@ -56,6 +65,30 @@ def open_container(database: str | None) -> ApplicationContainer:
     ) as error:
         fail_bad_input(str(error))
     return container
+
+
+def _check_database(database: str, must_exist: bool) -> None:
+    try:
+        url = make_url(database)
+    except ArgumentError:
+        fail_bad_input(
+            f"--database {database!r} is not a SQLAlchemy URL; write it as "
+            "sqlite:///path/to/file.db or postgresql://user@host:port/database"
+        )
+    if not must_exist:
+        return
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        if not Path(url.database).is_file():
+            fail_bad_input(f"--database {database}: the file {url.database} does not exist")
+        return
+    engine = create_engine(url)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as error:
+        fail_bad_input(f"--database {database}: cannot connect ({error.orig})")
+    finally:
+        engine.dispose()
 
 
 def actor(user: str, role: Role) -> Actor:

@@ -15,7 +15,8 @@ from twinbank.simulator.regions.specs import ReplayedTraffic
 from twinbank.simulator.regions.traffic import InvalidTrafficFile, TrafficFile
 from twinbank.simulator.scenario import FileTransactions
 
-from ..containers import ApplicationContainer, build_container, scenario_trainer
+from ..containers import ApplicationContainer, scenario_trainer
+from .composition import open_application
 from .console import console, fail_bad_input, progress_bar
 
 REPORT_FILE = "report.json"
@@ -32,7 +33,7 @@ def simulate_regions(
     anything is written."""
     out = out or Path("out") / scenario.name
     _check_output_folder(out, overwrite)
-    container = build_container(sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}")
+    container = open_application(sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}")
     traffic = _traffic_file(container, scenario)
     dataset = _fraud_transactions(container, scenario, transactions)
     trainer = (

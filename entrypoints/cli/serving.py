@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import logging
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ from twinbank.adapters.governance import InvalidRoleDirectory
 from twinbank.adapters.models.artifacts import InvalidModelArtifact, save_xgboost_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostScorer
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
+from twinbank.core.audit import WeakPseudonymisationKey
 from twinbank.core.ensemble import InvalidRules
 from twinbank.simulator.scenario import (
     FileTransactions,
@@ -28,6 +30,7 @@ from twinbank.simulator.scenario import (
 from ..containers import ApplicationContainer, MissingRoleDirectory, build_container
 from ..governance_settings import MissingPseudonymisationKey
 from ..settings import PlatformSettings, Profile
+from .composition import open_application
 from .console import console, fail_bad_input
 
 log = logging.getLogger("twinbank")
@@ -78,6 +81,7 @@ def serve(
         settings = load_serve_settings(config)
     except InvalidServeSettings as error:
         fail_bad_input(str(error))
+    _check_port_free(settings.host, settings.port)
     platform = _platform(profile, feature_lookup_timeout_ms=settings.feature_lookup_timeout_ms)
     decisions_db = (settings.journal.parent / "decisions.db").resolve()
     try:
@@ -94,6 +98,7 @@ def serve(
         MissingRoleDirectory,
         InvalidRoleDirectory,
         MissingPseudonymisationKey,
+        WeakPseudonymisationKey,
     ) as error:
         fail_bad_input(str(error))
     log.info(
@@ -116,6 +121,20 @@ def serve(
         )
     )
     server.run()
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Exit with code 2 when another process listens on the address, before the journal,
+    the forwarders or the embedded worker start."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            fail_bad_input(
+                f"cannot listen on {host}:{port} ({error.strerror}); stop the process "
+                "using it or set another port: in the serve settings"
+            )
 
 
 def worker(
@@ -147,7 +166,7 @@ def worker(
             "with --profile local (or production), or use `twinbank serve`, which runs one "
             "inside the service in the memory profile"
         )
-    container = build_container(platform)
+    container = open_application(platform)
     stream_worker = build_stream_worker(
         container,
         WorkerSettings(
@@ -186,7 +205,7 @@ def train_model(
         fail_bad_input(str(error))
     if out.exists() and not out.is_dir():
         fail_bad_input(f"--out {out}: exists and is not a folder; name a folder")
-    container = build_container()
+    container = open_application()
     dataset = _dataset(container, scenario, transactions)
     run = container.simulation.scenario_run(
         scenario=scenario,

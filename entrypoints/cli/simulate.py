@@ -14,7 +14,8 @@ from twinbank.simulator.regions.scenario import MultiRegionScenario
 from twinbank.simulator.report import build_report
 from twinbank.simulator.scenario import FileTransactions, InvalidScenario, Scenario, load_scenario
 
-from ..containers import ApplicationContainer, build_container, scenario_trainer
+from ..containers import ApplicationContainer, scenario_trainer
+from .composition import open_application
 from .console import console, fail_bad_input, progress_bar
 from .regions import simulate_regions
 
@@ -48,7 +49,7 @@ def simulate(
         return
     out = out or Path("out") / scenario.name
     _check_output_folder(out, overwrite)
-    container = build_container(sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}")
+    container = open_application(sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}")
     dataset = _load_dataset(container, scenario, transactions)
     run = container.simulation.scenario_run(
         scenario=scenario,

@@ -28,7 +28,7 @@ from twinbank.core.features.batch import compute_batch
 from twinbank.core.modeling import ModelInputs
 from twinbank.core.timestamps import days
 
-from ..containers import build_container
+from .composition import open_application
 from .console import console, fail_bad_input
 
 log = logging.getLogger(__name__)
@@ -94,7 +94,7 @@ def train(
     except InvalidRules as error:
         fail_bad_input(str(error))
 
-    container = build_container()
+    container = open_application()
     try:
         dataset = container.transactions.file(path)
     except InvalidTransactionData as error:

@@ -72,3 +72,15 @@ def test_materialize_rejects_naive_time() -> None:
 
     assert result.exit_code == 2
     assert "no time zone" in result.output
+
+
+def test_materialize_rejects_missing_history(tmp_path: Path) -> None:
+    env = ENV | {"TWINBANK_FEATURE_HISTORY_DIR": str(tmp_path / "absent")}
+
+    result = CliRunner().invoke(
+        app, ["features", "materialize", "--until", "2030-01-01T00:00:00+00:00"], env=env
+    )
+
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert "TWINBANK_FEATURE_HISTORY_DIR" in result.output

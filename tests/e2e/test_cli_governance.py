@@ -236,3 +236,33 @@ def test_model_card_of_unknown_model_is_refused(workspace):
     result = run(workspace, "model-card", "nothing@1", "--out", str(workspace["root"] / "cards"))
     assert result.exit_code == 3
     assert "not in the inventory" in result.output
+
+
+@pytest.mark.parametrize(
+    ("database", "message"),
+    [
+        ("sqlite:///{root}/missing.db", "does not exist"),
+        ("{root}/plain-path.db", "is not a SQLAlchemy URL"),
+        ("postgresql://nobody@127.0.0.1:1/x", "cannot connect"),
+    ],
+)
+def test_audit_verify_rejects_bad_database(tmp_path: Path, database: str, message: str):
+    url = database.format(root=tmp_path)
+    result = CliRunner().invoke(app, ["audit", "verify", "--database", url], env={"COLUMNS": "400"})
+
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_weak_pseudonymisation_key_stops_simulate(tmp_path: Path):
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["simulate", str(ROOT / "scenarios" / "baseline.yaml"), "--out", str(out)],
+        env={"TWINBANK_AUDIT_PSEUDONYMISATION_KEY": "short", "COLUMNS": "400"},
+    )
+
+    assert result.exit_code == 2, result.output
+    assert "has 5 bytes; use at least 16" in result.output
+    assert not out.exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,23 @@ def test_empty_roles_file_variable_means_no_file(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("TWINBANK_GOVERNANCE_ROLES_FILE", "")
 
     assert GovernanceSettings().roles_file is None
+
+
+def test_serve_rejects_a_busy_port(tmp_path: Path, model_artifact: Path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        config = _config(
+            tmp_path,
+            model=str(model_artifact),
+            journal=str(tmp_path / "journal"),
+            api_keys=API_KEYS,
+            port=port,
+        )
+
+        result = _invoke("serve", str(config), environment=KEY_ENVIRONMENT)
+
+    assert result.exit_code == 2, result.output
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert not (tmp_path / "journal").exists()

@@ -1,0 +1,22 @@
+"""The composition root as commands open it: configuration errors exit with code 2."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from twinbank.core.audit import WeakPseudonymisationKey
+
+from ..containers import ApplicationContainer, build_container
+from ..governance_settings import MissingPseudonymisationKey
+from .console import fail_bad_input
+
+
+def open_application(*args: Any, **kwargs: Any) -> ApplicationContainer:
+    """Return ``build_container(*args, **kwargs)``; a missing or weak pseudonymisation key
+    or an invalid setting prints its message and exits with code 2."""
+    try:
+        return build_container(*args, **kwargs)
+    except (MissingPseudonymisationKey, WeakPseudonymisationKey, ValidationError) as error:
+        fail_bad_input(str(error))
