@@ -18,5 +18,17 @@ def open_application(*args: Any, **kwargs: Any) -> ApplicationContainer:
     or an invalid setting prints its message and exits with code 2."""
     try:
         return build_container(*args, **kwargs)
-    except (MissingPseudonymisationKey, WeakPseudonymisationKey, ValidationError) as error:
+    except (MissingPseudonymisationKey, WeakPseudonymisationKey) as error:
         fail_bad_input(str(error))
+    except ValidationError as error:
+        fail_bad_input(describe_settings_error(error))
+
+
+def describe_settings_error(error: ValidationError) -> str:
+    """Return every invalid setting with its name, the problem and the value given, on one line."""
+    problems = [
+        f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']} "
+        f"(got {issue.get('input')!r})"
+        for issue in error.errors()
+    ]
+    return f"invalid {error.title} (environment variables TWINBANK_...): " + "; ".join(problems)

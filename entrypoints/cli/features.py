@@ -159,6 +159,7 @@ def materialize(
         end_ns = from_datetime(moment)
     except (ValueError, NaiveTimestampError) as error:
         fail_bad_input(f"--until {until!r}: {error}")
+    container = open_application()
     history_dir = PlatformSettings().feature_history_dir
     if not history_dir.is_dir():
         fail_bad_input(
@@ -166,7 +167,6 @@ def materialize(
             "TWINBANK_FEATURE_HISTORY_DIR at a Parquet feature history (one that "
             "ParquetOfflineStore.append wrote)"
         )
-    container = open_application()
     try:
         runs = container.serving.batch_materializer().materialize_incremental(end_ns)
     except ValueError as error:

@@ -21,6 +21,7 @@ from twinbank.core.governance import Actor, GovernanceRefusal, Role
 
 from ..containers import ApplicationContainer, MissingRoleDirectory, build_container
 from ..governance_settings import MissingPseudonymisationKey
+from .composition import describe_settings_error
 from .console import errors, fail_bad_input
 
 REFUSED = 3
@@ -61,9 +62,10 @@ def open_container(database: str | None, must_exist: bool = False) -> Applicatio
         MissingRoleDirectory,
         InvalidRoleDirectory,
         WeakPseudonymisationKey,
-        ValidationError,
     ) as error:
         fail_bad_input(str(error))
+    except ValidationError as error:
+        fail_bad_input(describe_settings_error(error))
     return container
 
 

@@ -266,3 +266,17 @@ def test_weak_pseudonymisation_key_stops_simulate(tmp_path: Path):
     assert result.exit_code == 2, result.output
     assert "has 5 bytes; use at least 16" in result.output
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["audit", "verify"], ["features", "materialize", "--until", "2030-01-01T00:00:00+00:00"]],
+)
+def test_misspelled_profile_names_the_setting(command: list[str]):
+    result = CliRunner().invoke(app, command, env={"TWINBANK_PROFILE": "memroy", "COLUMNS": "400"})
+
+    assert result.exit_code == 2, result.output
+    assert "profile: Input should be 'memory', 'local' or 'production' (got 'memroy')" in (
+        result.output
+    )
+    assert "errors.pydantic.dev" not in result.output
