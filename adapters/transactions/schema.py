@@ -146,6 +146,14 @@ def _amounts(series: pd.Series, column: Column, source: str) -> npt.NDArray[np.f
 
 def _timestamps(series: pd.Series, column: Column, source: str) -> npt.NDArray[np.int64]:
     if not pd.api.types.is_datetime64_any_dtype(series):
+        if not pd.api.types.is_numeric_dtype(series):
+            # Text that pandas did not read as times: name the first cell that is not one.
+            parsed = pd.to_datetime(series, errors="coerce", format="ISO8601")
+            unparsed = parsed.isna().to_numpy()
+            if unparsed.any():
+                raise InvalidTransactionData(
+                    source, column.name, _first_bad(series, unparsed), column.expected
+                )
         raise InvalidTransactionData(
             source,
             column.name,

@@ -31,6 +31,8 @@ class Month(BaseModel):
         year, separator, month = text.partition("-")
         if not (separator and year.isdigit() and month.isdigit() and len(year) == 4):
             raise ValueError(f"period {text!r} is not a month in the form YYYY-MM, such as 2018-04")
+        if not 1 <= int(month) <= 12:
+            raise ValueError(f"period {text!r} has month {month}; use 01 to 12")
         return cls(year=int(year), month=int(month))
 
     @classmethod

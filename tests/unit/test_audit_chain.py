@@ -21,6 +21,7 @@ from twinbank.core.audit import (
     GENESIS_HASH,
     AuditEntry,
     ChainHead,
+    Month,
     NotAuditable,
     NotCanonicallyEncodable,
     Pseudonymiser,
@@ -248,3 +249,9 @@ def test_configured_key_is_used_and_never_shown():
 def test_memory_profile_falls_back_to_development_key():
     pseudonymiser = build_pseudonymiser(AuditSettings(pseudonymisation_key=""), "memory")
     assert pseudonymiser.key_id == "development"
+
+
+@pytest.mark.parametrize(("text", "message"), [("2018-13", "use 01 to 12"), ("2018", "YYYY-MM")])
+def test_month_parse_names_the_problem(text: str, message: str):
+    with pytest.raises(ValueError, match=message):
+        Month.parse(text)

@@ -92,3 +92,10 @@ def test_iteration_yields_outcomes():
     recorded = list(TransactionDataset.from_frame(_frame(), "memory"))
     assert [item.transaction.transaction_id for item in recorded] == [0, 1, 2]
     assert [item.is_fraud for item in recorded] == [True, False, False]
+
+
+def test_unparsable_time_names_its_row():
+    frame = _frame(TX_DATETIME=["2018-04-01 00:00:05", "not a date", "2018-04-01 00:00:07"])
+
+    with pytest.raises(InvalidTransactionData, match="row 1 has 'not a date'"):
+        TransactionDataset.from_frame(frame, "memory")
