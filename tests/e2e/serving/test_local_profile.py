@@ -202,6 +202,15 @@ def test_audit_outage_buffers_records_on_disk(
             for transaction_id in range(1, 11):
                 _decide(client, transaction_id, customer_id=1000 + transaction_id)
             _wait_until(lambda: _audit_rows(postgres_schema_url) == (10, 10), "the first records")
+            # The forwarder moves its journal position after the database commit, so the
+            # backlog counted below starts at 0 only once that position has moved too.
+            _wait_until(
+                lambda: (
+                    client.get("/readyz").json()["checks"]["forward_audit"]["detail"]
+                    == "0 records waiting in the journal"
+                ),
+                "the forwarder to move past the first records",
+            )
 
             postgres_proxy.cut()
             for transaction_id in range(11, 61):
