@@ -25,10 +25,7 @@ from twinbank.adapters.models.ensemble_training import (
 from twinbank.adapters.rules import load_rule_set
 from twinbank.adapters.transactions import load_transactions
 from twinbank.core.evaluation import HandbookProtocol
-from twinbank.core.features.batch import compute_batch
 from twinbank.core.features.handbook import handbook_feature_set
-from twinbank.core.modeling import ModelInputs
-from twinbank.core.timestamps import days
 
 RULES = Path(__file__).resolve().parents[1] / "scenarios" / "rules" / "handbook-patterns.yaml"
 SHIFTS = (-21, -28)
@@ -58,17 +55,7 @@ def main() -> None:
         sys.exit("set TWINBANK_DATA_DIR to the folder holding handbook/")
     dataset = load_transactions(Path(root) / "handbook" / "transactions.parquet")
     feature_set = handbook_feature_set()
-    features = compute_batch(feature_set, dataset.table(), dataset.labels(days(7)))
-    columns = {name: features[:, i] for i, name in enumerate(feature_set.names)}
-    columns["amount"] = dataset.amount
-    inputs = ModelInputs(("amount", *feature_set.names), feature_set.names)
-    data = HandbookData(
-        inputs,
-        inputs.from_columns(columns),
-        dataset.epoch_days,
-        dataset.customer_id,
-        dataset.is_fraud,
-    )
+    data = HandbookData.from_dataset(dataset, feature_set)
     rule_set, _ = load_rule_set(RULES)
     start = (date(2018, 7, 25) - date(1970, 1, 1)).days
     folds = [HandbookProtocol(training_start_day=start).shifted(shift) for shift in SHIFTS]

@@ -45,9 +45,13 @@ from twinbank.core.evaluation import (
     average_precision,
     card_precision_at_k,
 )
+from twinbank.core.features.batch import compute_batch
+from twinbank.core.features.definitions import FeatureSet
 from twinbank.core.modeling import ModelInputs
 from twinbank.core.ports import ArtifactStore, StoredArtifact
+from twinbank.core.timestamps import days
 
+from ..transactions import TransactionDataset
 from .torch_mlp import MLPScorer, MLPSettings, MLPTrainer
 from .xgboost_model import XGBoostScorer, XGBoostSettings, XGBoostTrainer
 
@@ -82,6 +86,26 @@ class HandbookData:
     days: npt.NDArray[np.int64]
     cards: npt.NDArray[np.int64]
     labels: npt.NDArray[np.bool_]
+
+    @classmethod
+    def from_dataset(
+        cls, dataset: TransactionDataset, feature_set: FeatureSet, label_delay_days: int = 7
+    ) -> HandbookData:
+        """Compute the batch features of every transaction (labels known after
+        ``label_delay_days``) and return them with the amount as model inputs."""
+        features = compute_batch(
+            feature_set, dataset.table(), dataset.labels(days(label_delay_days))
+        )
+        columns = {name: features[:, index] for index, name in enumerate(feature_set.names)}
+        columns["amount"] = dataset.amount
+        inputs = ModelInputs(("amount", *feature_set.names), feature_set.names)
+        return cls(
+            inputs,
+            inputs.from_columns(columns),
+            dataset.epoch_days,
+            dataset.customer_id,
+            dataset.is_fraud,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,6 @@ from twinbank.adapters.rules import load_rule_set
 from twinbank.adapters.transactions import InvalidTransactionData
 from twinbank.core.ensemble import InvalidRules
 from twinbank.core.evaluation import HandbookProtocol
-from twinbank.core.features.batch import compute_batch
-from twinbank.core.modeling import ModelInputs
-from twinbank.core.timestamps import days
 
 from .composition import open_application
 from .console import console, fail_bad_input
@@ -113,17 +110,7 @@ def train(
         }
     )
     with console.status("Computing batch features"):
-        features = compute_batch(feature_set, dataset.table(), dataset.labels(days(7)))
-    columns = {name: features[:, index] for index, name in enumerate(feature_set.names)}
-    columns["amount"] = dataset.amount
-    inputs = ModelInputs(("amount", *feature_set.names), feature_set.names)
-    data = HandbookData(
-        inputs,
-        inputs.from_columns(columns),
-        dataset.epoch_days,
-        dataset.customer_id,
-        dataset.is_fraud,
-    )
+        data = HandbookData.from_dataset(dataset, feature_set)
     protocol = HandbookProtocol(training_start_day=(start - _EPOCH).days)
     with console.status("Training XGBoost and the network, fitting combiner and calibration"):
         try:
