@@ -1,4 +1,4 @@
-"""What a decision record says about how its score came about."""
+"""The explanation a decision record carries: how its score came about."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class ComponentReport:
     """One ensemble component's part in a decision.
 
-    ``log_odds`` and ``weight`` are None and ``left_out`` says why when the component
+    ``log_odds`` and ``weight`` are None and ``left_out`` gives the reason when the component
     did not contribute (it raised, or exceeded its time budget).
     """
 

@@ -135,7 +135,7 @@ class ModelsContainer(containers.DeclarativeContainer):
 
 
 def scenario_trainer(container: ApplicationContainer, model: ModelSpec) -> ModelTrainer:
-    """Return the trainer a replay scenario's model section asks for."""
+    """Return the trainer a replay scenario's model section names."""
     if model.artifact is not None:
         store = container.models.artifact_store(root=model.artifact.store)
         return container.models.stored_ensemble(
@@ -275,7 +275,7 @@ class ServingContainer(containers.DeclarativeContainer):
         socket_connect_timeout=config.lookup_timeout_s,
         retry=providers.Factory(Retry, providers.Factory(NoBackoff), 0),
     )
-    # Online feature reads answer an API call of their own; a slow read under load
+    # Online feature reads serve an API call of their own, and a slow read under load
     # should cost latency, not an error, so their budget is wider than the lookup's.
     read_redis = providers.Singleton(
         redis.Redis.from_url,

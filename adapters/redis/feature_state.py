@@ -82,7 +82,7 @@ class StateKeys:
 
 @dataclass
 class _Changes:
-    """What a batch changed, to be written at commit."""
+    """The changes of a batch, written at commit."""
 
     histories: set[EntityRef] = field(default_factory=set)
     remembered: dict[int, tuple[int, tuple[EntityKey, ...]]] = field(default_factory=dict)

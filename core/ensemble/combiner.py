@@ -19,7 +19,7 @@ class InvalidCombiner(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class WeightedCombiner:
-    """``intercept + sum(weight_i * log_odds_i)`` over the components that answered.
+    """``intercept + sum(weight_i * log_odds_i)`` over the components that returned a score.
 
     When components are left out of a decision, the weights of the others are scaled up
     so that they keep the total weight: a missing component neither adds nor drags down
@@ -46,11 +46,11 @@ class WeightedCombiner:
         return float(sum(self.weights))
 
     def effective_weights(self, present: Sequence[bool]) -> tuple[float, ...]:
-        """Return the weights used when only the ``present`` components answered."""
+        """Return the weights used when only the ``present`` components returned a score."""
         kept = sum(w for w, here in zip(self.weights, present, strict=True) if here)
         if kept <= 0:
             raise InvalidCombiner(
-                f"no weighted component answered (present: {list(present)}); cannot combine"
+                f"no weighted component returned a score (present: {list(present)}); cannot combine"
             )
         scale = self.total_weight / kept
         return tuple(

@@ -16,12 +16,12 @@ FloatArray = npt.NDArray[np.float64]
 
 
 class ExplanationMethod(StrEnum):
-    """How a component explains its score; the first two are exact (local accuracy)."""
+    """The method by which a component explains its score; the first two are exact (local accuracy)."""
 
     TREE_SHAP = "tree-shap"
     RULE_WEIGHTS = "rule-weights"
     OFFLINE = "offline"
-    """Not explained while deciding; the record says so and an offline job explains it."""
+    """Not explained while deciding; the record marks it, and an offline job explains it."""
 
 
 class ExplanationUnavailable(RuntimeError):

@@ -123,7 +123,7 @@ def parse_rule_set(data: object, source: str) -> RuleSet:
 
 @dataclass(frozen=True, slots=True)
 class RuleHits:
-    """Which rules fired on a batch of rows, and their effects."""
+    """The rules that fired on a batch of rows, and their effects."""
 
     fired: BoolArray
     """``(rows, rules)``: True where the rule fired."""

@@ -56,7 +56,7 @@ class WorkerState(FeatureStateStore, Protocol):
 
 @dataclass
 class BatchResult:
-    """What one batch did; ``acknowledge`` lists the delivery ids to acknowledge."""
+    """The outcome of one batch. ``acknowledge`` lists the delivery ids to acknowledge."""
 
     applied: int = 0
     duplicates: int = 0
@@ -107,7 +107,7 @@ class BatchProcessor:
 
     @property
     def applied_up_to(self) -> int | None:
-        """Return the latest event time applied, as far as this processor knows."""
+        """Return the latest event time applied that this processor has seen."""
         return self._floor
 
     def reset(self) -> None:
