@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .decisions import DecisionRecord
     from .features.definitions import FeatureSet
     from .features.historical import FeatureHistoryTable
-    from .features.online import FeatureWrite, HistoryRow
+    from .features.online import FeatureWrite, HistoryRow, StoredValues
     from .features.registry import RegisteredPipeline
     from .features.streaming import EntityHistory
 
@@ -156,10 +156,8 @@ class OnlineFeatureStore(Protocol):
 
     def write(self, writes: Sequence[FeatureWrite]) -> None: ...
 
-    def read(
-        self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
-    ) -> list[dict[str, tuple[float | None, int]]]:
-        """Return, per key in order, ``name -> (value, event_time_ns)`` of the stored names."""
+    def read(self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]) -> StoredValues:
+        """Return the stored value and event time of each name for each key, in order."""
         ...
 
     def ping(self) -> bool: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from twinbank.core.features.online import FeatureWrite
+from twinbank.core.features.online import FeatureWrite, StoredValues
 from twinbank.core.ports import EntityKey
 
 
@@ -33,15 +33,19 @@ class InMemoryOnlineFeatureStore:
                         stored[name] = (None if value is None else float(value), moment)
             self.writes += len(writes)
 
-    def read(
-        self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
-    ) -> list[dict[str, tuple[float | None, int]]]:
+    def read(self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]) -> StoredValues:
+        result = StoredValues.empty(len(keys), names)
         with self._lock:
-            rows = []
-            for key in keys:
+            for row, key in enumerate(keys):
                 stored = self._values.get((entity, key), {})
-                rows.append({name: stored[name] for name in names if name in stored})
-            return rows
+                for column, name in enumerate(names):
+                    entry = stored.get(name)
+                    if entry is not None:
+                        value, moment = entry
+                        if value is not None:
+                            result.values[row, column] = value
+                        result.event_times_ns[row, column] = moment
+        return result
 
     def ping(self) -> bool:
         return True

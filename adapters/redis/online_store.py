@@ -1,14 +1,17 @@
 """Online feature values in Redis, one hash per entity key.
 
-``<prefix>:online:<entity>:<key>`` is a hash from feature name to a string of the
-value's event time as 20 zero-padded decimal digits followed by the value (``repr``
-of the float, empty for null). Fixed-width times compare correctly as strings in
-Lua, where numbers are doubles and would round nanosecond times above 2**53.
+``<prefix>:online:<entity>:<key>`` is a hash from feature name to 32 lowercase
+hexadecimal digits: the value's event time as a big-endian int64, then the value's
+IEEE-754 double, big-endian. A null value is stored as a quiet NaN, which no write
+can carry as a value. Fixed-width hexadecimal times compare correctly as strings in
+Lua, where numbers are doubles and would round nanosecond times above 2**53. A read
+of many fields decodes them all with one ``bytes.fromhex`` and one numpy view, which
+is several times faster than parsing decimal text field by field.
 
 A batch of writes is one EVALSHA of a Lua script, so it is atomic and costs one round
 trip. Per field, the script replaces the stored value only when the stored event time
-is not later than the write's, then refreshes the key's expiry. Reads are HMGETs sent
-in one Lua script call.
+is not later than the write's, then refreshes the key's expiry. Reads of several keys
+are HMGETs sent in one Lua script call.
 
 NOTE: the script touches many keys in one call. Redis Cluster allows that only when
 every key hashes to the same slot, so this adapter targets a single Redis server.
@@ -16,17 +19,28 @@ every key hashes to the same slot, so this adapter targets a single Redis server
 
 from __future__ import annotations
 
+import math
+import struct
 from collections.abc import Sequence
+from itertools import chain
 
+import numpy as np
+import numpy.typing as npt
 import redis
 
-from twinbank.core.features.online import FeatureWrite
+from twinbank.core.features.online import NOT_STORED, FeatureWrite, StoredValues
 from twinbank.core.ports import EntityKey
 
-_TIME_DIGITS = 20
+_FIELD_DIGITS = 32
+_DOUBLE = struct.Struct(">d")
+_TIME = struct.Struct(">q")
+# The read script's reply for a field that is not stored: NOT_STORED as the time,
+# a NaN as the value.
+_ABSENT = (_TIME.pack(NOT_STORED) + _DOUBLE.pack(math.nan)).hex()
 
 # KEYS: one hash per write. ARGV: key expiry in ms (0 for none), then per write its
-# field count, its padded event time, then name/value pairs. Returns fields written.
+# field count, its event time (16 hex digits), then name/value pairs (16 hex digits
+# each). Returns the number of fields written.
 _WRITE_SCRIPT = """
 local expiry = tonumber(ARGV[1])
 local position = 2
@@ -43,7 +57,7 @@ for _, key in ipairs(KEYS) do
   local changes = {}
   for index = 1, fields do
     local current = stored[index]
-    if (not current) or string.sub(current, 1, 20) <= event_time then
+    if (not current) or string.sub(current, 1, 16) <= event_time then
       changes[#changes + 1] = names[index]
       changes[#changes + 1] = event_time .. ARGV[first + 2 * index - 1]
     end
@@ -60,19 +74,62 @@ end
 return written
 """
 
-
-# KEYS: the hashes to read. ARGV: the field names. Returns one HMGET reply per key.
+# KEYS: the hashes to read. ARGV: the absent marker, then the field names. Returns
+# one HMGET reply per key, with the marker in place of each field that is not stored.
 _READ_SCRIPT = """
+local absent = ARGV[1]
+local names = {}
+for index = 2, #ARGV do
+  names[index - 1] = ARGV[index]
+end
 local replies = {}
 for index, key in ipairs(KEYS) do
-  replies[index] = redis.call('HMGET', key, unpack(ARGV))
+  local reply = redis.call('HMGET', key, unpack(names))
+  for field = 1, #names do
+    if not reply[field] then
+      reply[field] = absent
+    end
+  end
+  replies[index] = reply
 end
 return replies
 """
 
 
-def _encode(value: float | None) -> str:
-    return "" if value is None else repr(float(value))
+class UnreadableOnlineValue(ValueError):
+    """A stored field that is not in this adapter's format (written by another version)."""
+
+
+def _encode_time(event_time_ns: int) -> str:
+    return _TIME.pack(event_time_ns).hex()
+
+
+def _encode_value(value: float | None) -> str:
+    return _DOUBLE.pack(math.nan if value is None else float(value)).hex()
+
+
+def _decode(
+    fields: list[bytes], entity: str
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Return the values (NaN for null or not stored) and event times of stored fields."""
+    blob = b"".join(fields)
+    if len(blob) != _FIELD_DIGITS * len(fields):
+        bad = next(field for field in fields if len(field) != _FIELD_DIGITS)
+        raise UnreadableOnlineValue(
+            f"online value {bad[:40]!r} of entity {entity!r} is not 32 hexadecimal digits; "
+            "it was written by an older twinbank: materialize the features again"
+        )
+    try:
+        words = np.frombuffer(bytes.fromhex(blob.decode("ascii")), dtype=">i8")
+    except (UnicodeDecodeError, ValueError):
+        raise UnreadableOnlineValue(
+            f"online values of entity {entity!r} are not hexadecimal; "
+            "they were written by an older twinbank: materialize the features again"
+        ) from None
+    pairs = words.reshape(-1, 2)
+    times = pairs[:, 0].astype(np.int64)
+    values = pairs[:, 1].view(">f8").astype(np.float64)
+    return values, times
 
 
 class RedisOnlineFeatureStore:
@@ -104,33 +161,28 @@ class RedisOnlineFeatureStore:
         for write in writes:
             keys.append(self._key(write.entity, write.key))
             arguments.append(len(write.values))
-            arguments.append(str(write.event_time_ns).zfill(_TIME_DIGITS))
+            arguments.append(_encode_time(write.event_time_ns))
             for name, value in write.values.items():
                 arguments.append(name)
-                arguments.append(_encode(value))
+                arguments.append(_encode_value(value))
         self._write_script(keys=keys, args=arguments)
 
-    def read(
-        self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]
-    ) -> list[dict[str, tuple[float | None, int]]]:
+    def read(self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]) -> StoredValues:
         if not keys or not names:
-            return [{} for _ in keys]
+            return StoredValues.empty(len(keys), names)
         if len(keys) == 1:
-            replies = [self._client.hmget(self._key(entity, keys[0]), names)]
+            reply = self._client.hmget(self._key(entity, keys[0]), names)
+            absent = _ABSENT.encode()
+            fields = [absent if field is None else field for field in reply]
         else:
             # One script call costs about half of a pipeline of HMGETs in redis-py.
-            replies = self._read_script(keys=[self._key(entity, key) for key in keys], args=names)
-        digits = _TIME_DIGITS
-        rows = []
-        for reply in replies:
-            row = {}
-            for name, raw in zip(names, reply, strict=True):
-                if raw is None:
-                    continue
-                encoded_value = raw[digits:]
-                row[name] = (float(encoded_value) if encoded_value else None, int(raw[:digits]))
-            rows.append(row)
-        return rows
+            replies = self._read_script(
+                keys=[self._key(entity, key) for key in keys], args=[_ABSENT, *names]
+            )
+            fields = list(chain.from_iterable(replies))
+        values, times = _decode(fields, entity)
+        shape = (len(keys), len(names))
+        return StoredValues(names, values.reshape(shape), times.reshape(shape))
 
     def ping(self) -> bool:
         return bool(self._client.ping())

@@ -12,7 +12,10 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, TypeVar, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from .definitions import FeatureSet
 
@@ -47,13 +50,139 @@ def check_entity_key(key: object, where: str) -> None:
 class OnlineValue(NamedTuple):
     """A served feature value; ``value`` is None unless the status is PRESENT.
 
-    A named tuple rather than a frozen dataclass because a 100-key read builds
-    1,500 of them, and a tuple is several times cheaper to create.
+    A named tuple rather than a frozen dataclass because a caller that walks a 100-key
+    read of 15 names builds 1,500 of them, and a tuple is several times cheaper to
+    create.
     """
 
     value: float | None
     status: ValueStatus
     event_time_ns: int | None
+
+
+NOT_STORED = -1
+"""The event time that ``StoredValues`` gives a value no write has stored."""
+
+Row = TypeVar("Row")
+
+
+class _RowsByKey(Sequence[dict[str, Row]]):
+    """Matrices with a row per key read and a column per name, seen as one dict per key.
+
+    A read keeps its values in numpy arrays. Indexing builds the ``name -> value``
+    dictionary of one key on demand.
+    """
+
+    __slots__ = ("names",)
+
+    names: tuple[str, ...]
+
+    def __len__(self) -> int:
+        raise NotImplementedError
+
+    def _row(self, row: int) -> dict[str, Row]:
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> dict[str, Row]: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[dict[str, Row]]: ...
+
+    def __getitem__(self, index: int | slice) -> dict[str, Row] | list[dict[str, Row]]:
+        if isinstance(index, slice):
+            return [self._row(row) for row in range(len(self))[index]]
+        return self._row(range(len(self))[index])
+
+
+class StoredValues(_RowsByKey[tuple[float | None, int]]):
+    """What an online store holds for some keys and names, as two aligned matrices.
+
+    Row ``i`` is the ``i``-th key read and column ``j`` the ``j``-th name.
+    ``event_times_ns`` is NOT_STORED where nothing was written. ``values`` is NaN
+    there and where the stored value is null: writes take finite numbers only, so NaN
+    is never a stored value. As a sequence, item ``i`` is key ``i``'s
+    ``name -> (value, event_time_ns)`` of the stored names, None for a null value.
+    """
+
+    __slots__ = ("event_times_ns", "values")
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        values: npt.NDArray[np.float64],
+        event_times_ns: npt.NDArray[np.int64],
+    ) -> None:
+        if values.shape != event_times_ns.shape or values.shape[1:] != (len(names),):
+            raise ValueError(
+                f"stored values {values.shape} and event times {event_times_ns.shape} "
+                f"must both have one column per name ({len(names)})"
+            )
+        self.names = tuple(names)
+        self.values = values
+        self.event_times_ns = event_times_ns
+
+    @classmethod
+    def empty(cls, key_count: int, names: Sequence[str]) -> StoredValues:
+        shape = (key_count, len(names))
+        return cls(names, np.full(shape, np.nan), np.full(shape, NOT_STORED, dtype=np.int64))
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def _row(self, row: int) -> dict[str, tuple[float | None, int]]:
+        stored = {}
+        for name, value, moment in zip(
+            self.names, self.values[row].tolist(), self.event_times_ns[row].tolist(), strict=True
+        ):
+            if moment != NOT_STORED:
+                stored[name] = (None if math.isnan(value) else value, moment)
+        return stored
+
+
+_STATUS_BY_CODE = (ValueStatus.NOT_FOUND, ValueStatus.OUTSIDE_MAX_AGE, ValueStatus.PRESENT)
+
+
+class OnlineFeatures(_RowsByKey[OnlineValue]):
+    """The result of ``get_online_features``: a value and a status per key and name.
+
+    ``values`` holds the value where the status is PRESENT and the value is not null,
+    NaN elsewhere; ``statuses`` the ValueStatus of each entry; ``event_times_ns`` the
+    stored event time, NOT_STORED where the status is NOT_FOUND. As a sequence, item
+    ``i`` is key ``i``'s ``name -> OnlineValue`` for every requested name.
+    """
+
+    __slots__ = ("event_times_ns", "statuses", "values")
+
+    def __init__(self, stored: StoredValues, ttl_ns: npt.NDArray[np.int64], now_ns: int) -> None:
+        times = stored.event_times_ns
+        found = times != NOT_STORED
+        expired = found & (ttl_ns > 0) & (now_ns - times > ttl_ns)
+        present = found & ~expired
+        codes = found.astype(np.int8) + present  # 0 not found, 1 outside max age, 2 present
+        self.names = stored.names
+        self.values = np.where(present, stored.values, np.nan)
+        self.statuses = np.array(_STATUS_BY_CODE, dtype=object)[codes]
+        self.event_times_ns = times
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def _row(self, row: int) -> dict[str, OnlineValue]:
+        served = {}
+        for name, value, status, moment in zip(
+            self.names,
+            self.values[row].tolist(),
+            self.statuses[row].tolist(),
+            self.event_times_ns[row].tolist(),
+            strict=True,
+        ):
+            served[name] = OnlineValue(
+                None if math.isnan(value) else value,
+                status,
+                None if moment == NOT_STORED else moment,
+            )
+        return served
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +284,7 @@ class OnlineFeatureService:
 
     def get_online_features(
         self, entity: str, keys: Sequence[EntityKey], feature_names: Sequence[str], now_ns: int
-    ) -> list[dict[str, OnlineValue]]:
+    ) -> OnlineFeatures:
         """Return, per key, each requested feature's value and status as of ``now_ns``.
 
         A value is outside max age when ``now_ns - event_time_ns`` exceeds the
@@ -169,21 +298,7 @@ class OnlineFeatureService:
         for key in keys:
             check_entity_key(key, f"online read of {entity}")
         stored = self._store.read(entity, keys, feature_names)
-        ttl_of = self._ttl_ns
-        not_found = OnlineValue(None, ValueStatus.NOT_FOUND, None)
-        results = []
-        for found in stored:
-            row = {}
-            for name in feature_names:
-                entry = found.get(name)
-                if entry is None:
-                    row[name] = not_found
-                    continue
-                value, event_time_ns = entry
-                ttl = ttl_of[name]
-                if ttl and now_ns - event_time_ns > ttl:
-                    row[name] = OnlineValue(None, ValueStatus.OUTSIDE_MAX_AGE, event_time_ns)
-                else:
-                    row[name] = OnlineValue(value, ValueStatus.PRESENT, event_time_ns)
-            results.append(row)
-        return results
+        return OnlineFeatures(stored, self._ttl_array(feature_names), now_ns)
+
+    def _ttl_array(self, names: Sequence[str]) -> npt.NDArray[np.int64]:
+        return np.array([self._ttl_ns[name] for name in names], dtype=np.int64)

@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import fakeredis
+import numpy as np
 import pytest
 import redis
 
 from tests.support.servers import REDIS_URL, delete_prefix, unique_name
 from twinbank.adapters.memory import InMemoryOnlineFeatureStore
-from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore
-from twinbank.core.features.online import FeatureWrite, InvalidFeatureWrite
+from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore, UnreadableOnlineValue
+from twinbank.core.features.online import NOT_STORED, FeatureWrite, InvalidFeatureWrite
 
 CUSTOMER = "customer"
 
@@ -64,21 +65,21 @@ def test_read_keeps_key_order_and_missing(store) -> None:
 
     rows = store.read(CUSTOMER, [3, 99, 7, 3], ["a"])
 
-    assert rows == [{"a": (3.0, 5)}, {}, {"a": (7.0, 5)}, {"a": (3.0, 5)}]
+    assert list(rows) == [{"a": (3.0, 5)}, {}, {"a": (7.0, 5)}, {"a": (3.0, 5)}]
 
 
 def test_read_of_unknown_names_is_empty(store) -> None:
     store.write([write(1, 5, a=1.0)])
 
-    assert store.read(CUSTOMER, [1], ["zzz"]) == [{}]
-    assert store.read(CUSTOMER, [], ["a"]) == []
+    assert list(store.read(CUSTOMER, [1], ["zzz"])) == [{}]
+    assert list(store.read(CUSTOMER, [], ["a"])) == []
 
 
 def test_entities_do_not_share_keys(store) -> None:
     store.write([FeatureWrite("terminal", 1, {"a": 9.0}, 5), write(1, 5, a=1.0)])
 
-    assert store.read("terminal", [1], ["a"]) == [{"a": (9.0, 5)}]
-    assert store.read(CUSTOMER, [1], ["a"]) == [{"a": (1.0, 5)}]
+    assert list(store.read("terminal", [1], ["a"])) == [{"a": (9.0, 5)}]
+    assert list(store.read(CUSTOMER, [1], ["a"])) == [{"a": (1.0, 5)}]
 
 
 def test_older_write_does_not_replace_newer(store) -> None:
@@ -94,16 +95,16 @@ def test_older_write_does_not_replace_newer(store) -> None:
 def test_newer_and_equal_writes_replace(store) -> None:
     store.write([write(1, 100, a=1.0)])
     store.write([write(1, 200, a=2.0)])
-    assert store.read(CUSTOMER, [1], ["a"]) == [{"a": (2.0, 200)}]
+    assert list(store.read(CUSTOMER, [1], ["a"])) == [{"a": (2.0, 200)}]
 
     store.write([write(1, 200, a=3.0)])
-    assert store.read(CUSTOMER, [1], ["a"]) == [{"a": (3.0, 200)}]
+    assert list(store.read(CUSTOMER, [1], ["a"])) == [{"a": (3.0, 200)}]
 
 
 def test_batch_applies_writes_in_order(store) -> None:
     store.write([write(1, 100, a=1.0), write(1, 300, a=3.0), write(1, 200, a=2.0)])
 
-    assert store.read(CUSTOMER, [1], ["a"]) == [{"a": (3.0, 300)}]
+    assert list(store.read(CUSTOMER, [1], ["a"])) == [{"a": (3.0, 300)}]
 
 
 def test_large_event_times_round_trip(store) -> None:
@@ -112,7 +113,7 @@ def test_large_event_times_round_trip(store) -> None:
     store.write([write(1, late, a=2.0)])
     store.write([write(1, late - 1, a=9.0)])
 
-    assert store.read(CUSTOMER, [1], ["a"]) == [{"a": (2.0, late)}]
+    assert list(store.read(CUSTOMER, [1], ["a"])) == [{"a": (2.0, late)}]
 
 
 def test_float_values_round_trip_exactly(store) -> None:
@@ -155,7 +156,7 @@ def test_redis_write_refreshes_key_expiry(real_client: tuple[redis.Redis, str]) 
     store.write([write(1, 50, a=0.5)])  # older: the value stays, the expiry is refreshed
 
     assert real_redis.pttl(key) > 10_000
-    assert store.read(CUSTOMER, [1], ["a"]) == [{"a": (1.0, 100)}]
+    assert list(store.read(CUSTOMER, [1], ["a"])) == [{"a": (1.0, 100)}]
 
 
 @pytest.mark.redis
@@ -165,3 +166,31 @@ def test_redis_store_without_expiry_keeps_keys(real_client: tuple[redis.Redis, s
     store.write([write(1, 100, a=1.0)])
 
     assert real_redis.pttl(f"{redis_prefix}:online:{CUSTOMER}:1") == -1
+
+
+def test_read_of_many_keys_aligns_values_and_times(store) -> None:
+    store.write([write(1, 100, a=1.5, b=None), write(2, 200, b=-2.0)])
+
+    stored = store.read(CUSTOMER, [2, 3, 1], ["a", "b"])
+
+    assert stored.names == ("a", "b")
+    assert stored.event_times_ns.tolist() == [
+        [NOT_STORED, 200],
+        [NOT_STORED, NOT_STORED],
+        [100, 100],
+    ]
+    assert np.isnan(stored.values[:, 0][:2]).all()
+    assert stored.values[2, 0] == 1.5
+    assert np.isnan(stored.values[2, 1])  # a stored null
+    assert list(stored) == [{"b": (-2.0, 200)}, {}, {"a": (1.5, 100), "b": (None, 100)}]
+
+
+@pytest.mark.redis
+def test_redis_refuses_a_value_in_another_format(real_client: tuple[redis.Redis, str]) -> None:
+    real_redis, redis_prefix = real_client
+    store = RedisOnlineFeatureStore(real_redis, redis_prefix)
+    store.write([write(1, 100, a=1.0), write(2, 100, a=2.0)])
+    real_redis.hset(f"{redis_prefix}:online:{CUSTOMER}:2", "a", "00000000000000000100" + "2.0")
+
+    with pytest.raises(UnreadableOnlineValue, match="materialize the features again"):
+        store.read(CUSTOMER, [1, 2], ["a"])

@@ -133,4 +133,4 @@ def test_range_run_writes_latest_per_key(tmp_path: Path) -> None:
     runs = materializer.materialize(5, 25)
 
     assert runs[0].keys_written == 1  # key 2's only row is at the range's open start
-    assert online.read("customer", [1, 2], ["A"]) == [{"A": (2.0, 20)}, {}]
+    assert list(online.read("customer", [1, 2], ["A"])) == [{"A": (2.0, 20)}, {}]
