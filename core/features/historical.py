@@ -179,20 +179,18 @@ def _latest_in_sorted_history(
 ) -> Int64Array:
     """Return ``latest_rows`` for a history already in recency order.
 
-    A stable sort by key keeps each key's rows in recency order, so one binary search
-    per entity row on (key, rank of event time) finds the latest row; the last of
-    several rows with the same time is the most recent one.
+    In such a history a row's position is its recency rank, and a stable sort by key
+    keeps each key's positions increasing. So ``code * (n + 1) + position`` is sorted,
+    and one binary search per entity row finds the last position of its key before
+    the first history row later than its timestamp.
     """
-    event = history.event_time_ns
-    starts_new_time = np.r_[True, event[1:] != event[:-1]]
-    distinct_times = event[starts_new_time]
-    time_rank = np.cumsum(starts_new_time, dtype=np.int64)  # 1 .. distinct count
     by_key = _stable_order(history_codes)
-    stride = np.int64(len(distinct_times) + 1)
+    stride = np.int64(len(history) + 1)
     sorted_codes = history_codes[by_key]
-    composite = sorted_codes * stride + time_rank[by_key]
-    query = row_codes * stride + _sorted_search(distinct_times, rows.timestamps_ns)
-    position = _sorted_search(composite, query) - 1
+    composite = sorted_codes * stride + by_key
+    # Number of history rows with an event time at or before each entity row.
+    visible = _sorted_search(history.event_time_ns, rows.timestamps_ns)
+    position = _sorted_search(composite, row_codes * stride + visible - 1) - 1
     clipped = np.maximum(position, 0)
     found = known & (position >= 0) & (sorted_codes[clipped] == row_codes)
     return np.where(found, by_key[clipped], -1)
