@@ -95,11 +95,11 @@ def bench_reads(client: redis.Redis, keys: int, calls: int, seed: int) -> dict[s
             for request in requests:
                 start = time.perf_counter()
                 if batch == 1:
-                    client.hmget(f"{prefix}:online:customer:{request[0]}", NAMES)
+                    client.hmget(f"{prefix}:online:customer:i{request[0]}", NAMES)
                 else:
                     pipeline = client.pipeline(transaction=False)
                     for key in request:
-                        pipeline.hmget(f"{prefix}:online:customer:{key}", NAMES)
+                        pipeline.hmget(f"{prefix}:online:customer:i{key}", NAMES)
                     pipeline.execute()
                 bare.append(time.perf_counter() - start)
             ours_figures, bare_figures = percentiles(ours), percentiles(bare)
@@ -113,7 +113,7 @@ def bench_reads(client: redis.Redis, keys: int, calls: int, seed: int) -> dict[s
         for batch_start in range(0, keys, 1_000):
             client.delete(
                 *[
-                    f"{prefix}:online:customer:{key}"
+                    f"{prefix}:online:customer:i{key}"
                     for key in range(batch_start, min(keys, batch_start + 1_000))
                 ]
             )

@@ -1,8 +1,8 @@
 """Online feature values in Redis, one hash per entity key.
 
-``<prefix>:online:<entity>:<key>`` is a hash from feature name to 32 lowercase
-hexadecimal digits: the value's event time as a big-endian int64, then the value's
-IEEE-754 double, big-endian. A null value is stored as a quiet NaN, which no write
+``<prefix>:online:<entity>:i<key>`` (an int key) or ``...:s<key>`` (a str key) is a
+hash from feature name to 32 lowercase hexadecimal digits: the value's event time as
+a big-endian int64, then the value's IEEE-754 double, big-endian. A null value is stored as a quiet NaN, which no write
 can carry as a value. Fixed-width hexadecimal times compare correctly as strings in
 Lua, where numbers are doubles and would round nanosecond times above 2**53. A read
 of many fields decodes them all with one ``bytes.fromhex`` and one numpy view, which
@@ -150,7 +150,9 @@ class RedisOnlineFeatureStore:
         self._read_script = client.register_script(_READ_SCRIPT)
 
     def _key(self, entity: str, key: EntityKey) -> str:
-        return f"{self._prefix}:online:{entity}:{key}"
+        # The type tag keeps the int key 5 and the str key "5" apart, as in memory.
+        tag = "i" if isinstance(key, int) else "s"
+        return f"{self._prefix}:online:{entity}:{tag}{key}"
 
     def write(self, writes: Sequence[FeatureWrite]) -> None:
         """Store the writes atomically; a field keeps a stored value with a later time."""

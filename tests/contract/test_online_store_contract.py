@@ -150,7 +150,7 @@ def test_redis_write_refreshes_key_expiry(real_client: tuple[redis.Redis, str]) 
     real_redis, redis_prefix = real_client
     store = RedisOnlineFeatureStore(real_redis, redis_prefix, key_ttl_ms=60_000)
     store.write([write(1, 100, a=1.0)])
-    key = f"{redis_prefix}:online:{CUSTOMER}:1"
+    key = f"{redis_prefix}:online:{CUSTOMER}:i1"
     real_redis.pexpire(key, 10)
 
     store.write([write(1, 50, a=0.5)])  # older: the value stays, the expiry is refreshed
@@ -165,7 +165,7 @@ def test_redis_store_without_expiry_keeps_keys(real_client: tuple[redis.Redis, s
     store = RedisOnlineFeatureStore(real_redis, redis_prefix)
     store.write([write(1, 100, a=1.0)])
 
-    assert real_redis.pttl(f"{redis_prefix}:online:{CUSTOMER}:1") == -1
+    assert real_redis.pttl(f"{redis_prefix}:online:{CUSTOMER}:i1") == -1
 
 
 def test_read_of_many_keys_aligns_values_and_times(store) -> None:
@@ -190,7 +190,13 @@ def test_redis_refuses_a_value_in_another_format(real_client: tuple[redis.Redis,
     real_redis, redis_prefix = real_client
     store = RedisOnlineFeatureStore(real_redis, redis_prefix)
     store.write([write(1, 100, a=1.0), write(2, 100, a=2.0)])
-    real_redis.hset(f"{redis_prefix}:online:{CUSTOMER}:2", "a", "00000000000000000100" + "2.0")
+    real_redis.hset(f"{redis_prefix}:online:{CUSTOMER}:i2", "a", "00000000000000000100" + "2.0")
 
     with pytest.raises(UnreadableOnlineValue, match="materialize the features again"):
         store.read(CUSTOMER, [1, 2], ["a"])
+
+
+def test_int_and_str_keys_are_distinct(store) -> None:
+    store.write([write(5, 100, a=1.0), write("5", 100, a=2.0)])
+
+    assert list(store.read(CUSTOMER, [5, "5"], ["a"])) == [{"a": (1.0, 100)}, {"a": (2.0, 100)}]
