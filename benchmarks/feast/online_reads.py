@@ -12,7 +12,8 @@ store, and the Redis online store on 127.0.0.1:6379 under a project name of its 
 It writes ``--keys`` customers with 15 float features through
 ``write_to_online_store``. Then it times ``get_online_features(...).to_dict()`` in
 process for 1 key and for 100 random keys, ``--calls`` times each.
-``benchmarks/bench_online_features.py`` times twinbank on the same shapes; run the two one after the other.
+``benchmarks/bench_online_features.py`` times twinbank on the same shapes; run the
+two one after the other.
 """
 
 from __future__ import annotations
