@@ -7,8 +7,9 @@ Runs in Feast's own environment (see ``online_reads.py`` for the setup):
 It draws the same history and entity rows as
 ``benchmarks/bench_historical_retrieval.py``: the same seed and the same order of
 draws give the same numbers. It writes the history to Parquet and declares one
-feature view with a 7-day ttl and the created time as Feast's tie-break column, and times ``get_historical_features(...).to_df()`` once. The
-figures are the wall time, the process's peak resident memory, and how many of the
+feature view with a 7-day ttl and the created time as Feast's tie-break column.
+Then it times ``get_historical_features(...).to_df()`` once. The figures are the
+wall time, the process's peak resident memory, and how many of the
 entity rows come back: the twinbank join returns every one of them.
 """
 
