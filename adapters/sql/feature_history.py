@@ -118,6 +118,9 @@ class SqlFeatureHistory:
         metadata.create_all(engine)
         dialect = engine.dialect.name
         self._copies = dialect == "postgresql" and engine.dialect.driver == "psycopg"
+        # A connection pool of a server database; SQLite's in-memory database is one
+        # per thread, so its appends must stay in the thread that reads them.
+        self.appends_from_any_thread = dialect == "postgresql"
         if dialect == "postgresql":
             self._insert = postgresql.insert(feature_history).on_conflict_do_nothing()
         elif dialect == "sqlite":

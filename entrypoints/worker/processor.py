@@ -5,8 +5,8 @@ set aside (dead-letter) events that cannot be applied; apply the rest to the
 streaming engine over the worker's state store; write the resulting feature values to
 the online store and the offline history; then commit the state changes together with
 the applied event ids (one atomic step in the state store); and only then acknowledge
-the deliveries. The online write runs in a second thread while the offline history
-is appended, and both finish before the commit.
+the deliveries. The online write and the history append run in two threads at once,
+and both finish before the commit.
 
 Why this order survives a crash at any point: until the commit, the stored state and
 the processed ids are unchanged, so redelivered events are applied again to the same
@@ -106,7 +106,7 @@ class BatchProcessor:
         self._engine = StreamingFeatureEngine(feature_set, state)
         self._floor: int | None = None
         self._floor_known = False
-        self._online_writer = ThreadPoolExecutor(1, thread_name_prefix="online-write")
+        self._second_thread = ThreadPoolExecutor(1, thread_name_prefix="store-write")
 
     @property
     def applied_up_to(self) -> int | None:
@@ -201,21 +201,35 @@ class BatchProcessor:
         result.applied_up_to = floor
 
     def _write_values(self, writes: list[FeatureWrite], rows: list[HistoryRow]) -> None:
-        """Write the online values and append the history rows, both before returning.
+        """Write the online values, append the history rows and encode the state
+        changes, overlapping the stores' round trips; all is done when it returns.
 
-        Only each key's last write of the batch goes to the online store: the store
+        Only each key's last write of the batch goes to the online store. The store
         keeps the value with the latest event time, and a key's writes come in event
-        time order, so the earlier ones would be overwritten within the same call.
+        time order, so the earlier writes would be overwritten within the same call.
         """
         latest = list({(write.entity, write.key): write for write in writes}.values())
-        if self._history is None:
+        history = self._history
+        encode_changes = getattr(self._state, "encode_changes", None)
+        if history is None:
             self._online.write(latest)
+        elif getattr(history, "appends_from_any_thread", False):
+            appended = self._second_thread.submit(history.append, rows)
+            try:
+                self._online.write(latest)
+                if encode_changes is not None:
+                    encode_changes()
+            finally:
+                appended.result()
             return
-        online = self._online_writer.submit(self._online.write, latest)
-        try:
-            self._history.append(rows)
-        finally:
-            online.result()
+        else:
+            written = self._second_thread.submit(self._online.write, latest)
+            try:
+                history.append(rows)
+            finally:
+                written.result()
+        if encode_changes is not None:
+            encode_changes()
 
     def _apply(
         self,
