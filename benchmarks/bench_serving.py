@@ -316,6 +316,12 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         help="Answer after the decision record is on disk (fsync) or in the OS (os).",
     )
     parser.add_argument("--no-markdown", action="store_true", help="Do not touch BENCHMARKS.md.")
+    parser.add_argument(
+        "--only",
+        choices=("all", "worker"),
+        default="all",
+        help="Run every phase, or only the worker's drain (prints its figure; no markdown).",
+    )
     arguments = parser.parse_args()
 
     data_dir = os.environ.get("TWINBANK_DATA_DIR")
@@ -346,7 +352,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         wait_for(lambda: _pings(client), "the private Redis", 20)
 
         model = work / "model"
-        if not (model / "manifest.json").exists():
+        if arguments.only == "all" and not (model / "manifest.json").exists():
             console.log("training the handbook model (protocol training week)")
             subprocess.run(
                 twinbank(
@@ -360,6 +366,8 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         cutoff = datetime.fromisoformat(arguments.cutoff)
         probe_requests = int(arguments.probe * 3000)
         target_requests = int(arguments.duration * arguments.decision_rate * 1.2)
+        if arguments.only == "worker":
+            probe_requests = target_requests = 0
         with console.status("reading the handbook transactions"):
             seed, later, customers = prepare_events(
                 Path(data_dir), cutoff, arguments.seed_days, probe_requests + target_requests
@@ -395,6 +403,9 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             "cutoff": arguments.cutoff[:10],
         }
         console.log(f"worker: {worker['events_per_second']:,.0f} events/s")
+        if arguments.only == "worker":
+            _report_worker_only(work, worker, load_before)
+            return
 
         port = _free_port()
         config = {
@@ -485,6 +496,17 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
     if not arguments.no_markdown:
         write_markdown(results)
         console.print(f"wrote the figures to {BENCHMARKS}")
+
+
+def _report_worker_only(work: Path, worker: dict[str, object], load_before: str) -> None:
+    """Print and save the worker's figure of a ``--only worker`` run."""
+    results = {"load_before": load_before, "load_after": load_average(), "worker": worker}
+    (work / "results-worker.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
+    console.print(
+        f"worker: {worker['events']:,} events in {worker['seconds']:.1f} s, "
+        f"{worker['events_per_second']:,.0f} events/s; load average "
+        f"{results['load_before']} before, {results['load_after']} after"
+    )
 
 
 def _metric_total(exposition: str, name: str) -> float:

@@ -88,6 +88,7 @@ class _Changes:
     remembered: dict[int, tuple[int, tuple[EntityKey, ...]]] = field(default_factory=dict)
     recalled: set[int] = field(default_factory=set)
     forget_before: int | None = None
+    encoded: dict[str, bytes] | None = None
 
 
 def _encode_remembered(timestamp_ns: int, keys: tuple[EntityKey, ...]) -> str:
@@ -145,6 +146,7 @@ class RedisFeatureStateStore:
         self._cache[ref] = history
         self._cache.move_to_end(ref)
         self._changes.histories.add(ref)
+        self._changes.encoded = None
 
     def remember_transaction(
         self, transaction_id: int, timestamp_ns: int, keys: tuple[EntityKey, ...]
@@ -283,6 +285,22 @@ class RedisFeatureStateStore:
         self._changes = _Changes()
         self._evict()
 
+    def encode_changes(self) -> None:
+        """Encode the batch's changed histories now, so that ``commit`` only sends them.
+
+        The worker calls this while another store write of the batch is in flight.
+        A history saved afterwards makes ``commit`` encode them again.
+        """
+        self._changes.encoded = self._encoded_histories(self._changes)
+
+    def _encoded_histories(self, changes: _Changes) -> dict[str, bytes]:
+        encoded = {}
+        for entity, key in changes.histories:
+            history = self._cache.get((entity, key))
+            if history is not None:
+                encoded[self._keys.history(entity, key)] = encode_history(history)
+        return encoded
+
     def rollback(self) -> None:
         """Forget everything cached, so the next batch reads the committed state."""
         self._cache.clear()
@@ -310,14 +328,11 @@ class RedisFeatureStateStore:
         forgotten: list[bytes],
     ) -> None:
         keys = self._keys
-        if changes.histories:
-            encoded = {}
-            for entity, key in changes.histories:
-                history = self._cache.get((entity, key))
-                if history is not None:
-                    encoded[keys.history(entity, key)] = encode_history(history)
-            if encoded:
-                pipeline.mset(encoded)
+        encoded = changes.encoded
+        if encoded is None:
+            encoded = self._encoded_histories(changes)
+        if encoded:
+            pipeline.mset(encoded)
         if changes.recalled:
             recalled = [str(tid) for tid in changes.recalled]
             pipeline.hdel(keys.label_index, *recalled)

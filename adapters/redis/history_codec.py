@@ -44,7 +44,7 @@ def encode_history(history: EntityHistory) -> bytes:
         array("q", history.ids).tobytes(),
     ]
     for column in history.columns:
-        parts.append(array("d", [_double(value) for value in column]).tobytes())
+        parts.append(_doubles(column).tobytes())
     for state in history.windows:
         parts.append(_WINDOW.pack(state.left, state.right, state.count))
         for total in state.sums:
@@ -115,6 +115,15 @@ def _int64s(data: bytes, start: int, width: int) -> list[int]:
 _CACHE_LIMIT = 262_144
 _DOUBLES: dict[int, float] = {}
 _UNITS: dict[float, int] = {}
+
+
+def _doubles(column: list[int]) -> array[float]:
+    """Return a column as doubles. When every value is cached, ``map`` converts the
+    column without a Python function call per value."""
+    try:
+        return array("d", map(_DOUBLES.__getitem__, column))
+    except KeyError:
+        return array("d", [_double(value) for value in column])
 
 
 def _double(units: int) -> float:

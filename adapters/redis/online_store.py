@@ -38,20 +38,28 @@ _TIME = struct.Struct(">q")
 # a NaN as the value.
 _ABSENT = (_TIME.pack(NOT_STORED) + _DOUBLE.pack(math.nan)).hex()
 
-# KEYS: one hash per write. ARGV: key expiry in ms (0 for none), then per write its
-# field count, its event time (16 hex digits), then name/value pairs (16 hex digits
-# each). Returns the number of fields written.
+# KEYS: one hash per write. ARGV[1]: key expiry in ms (0 for none). ARGV[2]: the
+# writes as one string of newline-terminated fields: per write its field count, its
+# event time (16 hex digits), then name/value pairs (values in 16 hex digits). One
+# string instead of one argument per field saves the client most of its command
+# encoding. Returns the number of fields written.
 _WRITE_SCRIPT = """
 local expiry = tonumber(ARGV[1])
-local position = 2
+local tokens = {}
+local count = 0
+for token in string.gmatch(ARGV[2], "([^\\n]*)\\n") do
+  count = count + 1
+  tokens[count] = token
+end
+local position = 1
 local written = 0
 for _, key in ipairs(KEYS) do
-  local fields = tonumber(ARGV[position])
-  local event_time = ARGV[position + 1]
+  local fields = tonumber(tokens[position])
+  local event_time = tokens[position + 1]
   local first = position + 2
   local names = {}
   for index = 0, fields - 1 do
-    names[index + 1] = ARGV[first + 2 * index]
+    names[index + 1] = tokens[first + 2 * index]
   end
   local stored = redis.call('HMGET', key, unpack(names))
   local changes = {}
@@ -59,7 +67,7 @@ for _, key in ipairs(KEYS) do
     local current = stored[index]
     if (not current) or string.sub(current, 1, 16) <= event_time then
       changes[#changes + 1] = names[index]
-      changes[#changes + 1] = event_time .. ARGV[first + 2 * index - 1]
+      changes[#changes + 1] = event_time .. tokens[first + 2 * index - 1]
     end
   end
   if #changes > 0 then
@@ -159,15 +167,16 @@ class RedisOnlineFeatureStore:
         if not writes:
             return
         keys = []
-        arguments: list[str | int] = [self._expiry_ms]
+        fields: list[str] = []
         for write in writes:
             keys.append(self._key(write.entity, write.key))
-            arguments.append(len(write.values))
-            arguments.append(_encode_time(write.event_time_ns))
+            fields.append(str(len(write.values)))
+            fields.append(_encode_time(write.event_time_ns))
             for name, value in write.values.items():
-                arguments.append(name)
-                arguments.append(_encode_value(value))
-        self._write_script(keys=keys, args=arguments)
+                fields.append(name)
+                fields.append(_encode_value(value))
+        fields.append("")
+        self._write_script(keys=keys, args=[self._expiry_ms, "\n".join(fields)])
 
     def read(self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]) -> StoredValues:
         if not keys or not names:

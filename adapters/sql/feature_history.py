@@ -3,13 +3,16 @@
 One row per entity key and event: the feature values that event produced, as a JSON
 object with null for a null value. The primary key ``(entity, entity_key, event_id)``
 makes appends idempotent: a replayed batch inserts nothing twice.
+
+On PostgreSQL with psycopg, a batch goes by COPY into a temporary table and then into
+the history with ``INSERT ... ON CONFLICT DO NOTHING``, in one transaction. COPY
+costs the client less than a multi-row INSERT, which encodes every parameter.
 """
 
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import (
     BigInteger,
@@ -40,14 +43,71 @@ feature_history = Table(
 )
 
 
-def _encode(values: dict[str, float | None]) -> str:
-    return json.dumps(
-        {
-            name: None if value is None or math.isnan(value) else value
-            for name, value in values.items()
-        },
-        separators=(",", ":"),
-    )
+_STAGING = "feature_history_batch"
+_COPY_COLUMNS = "entity, entity_key, event_id, event_time_ns, feature_set_version, feature_values"
+_CREATE_STAGING = (
+    f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} "
+    "(LIKE feature_history INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_COPY_STAGING = f"COPY {_STAGING} ({_COPY_COLUMNS}) FROM STDIN"
+_MOVE_STAGING = (
+    f"INSERT INTO feature_history ({_COPY_COLUMNS}) "
+    f"SELECT {_COPY_COLUMNS} FROM {_STAGING} ON CONFLICT DO NOTHING"
+)
+# Characters that COPY's text format escapes; keys and ids seldom contain them.
+_COPY_SPECIAL = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+_TEMPLATES: dict[tuple[str, ...], str] = {}
+
+
+def _encode(values: Mapping[str, float | None]) -> str:
+    """Return the values as a JSON object, as ``json.dumps`` writes it without spaces.
+
+    A FeatureWrite checks that its values are finite numbers or None, so ``repr``
+    writes each value as JSON does. The template (the object with ``%s`` for each
+    value) is built once per list of names.
+    """
+    names = tuple(values)
+    template = _TEMPLATES.get(names)
+    if template is None:
+        template = _TEMPLATES[names] = (
+            "{" + ",".join(json.dumps(name).replace("%", "%%") + ":%s" for name in names) + "}"
+        )
+    return template % tuple("null" if value is None else repr(value) for value in values.values())
+
+
+def _copy_lines(rows: Sequence[HistoryRow]) -> str:
+    """Return the rows in COPY's text format, one line each."""
+    lines = [
+        f"{row.write.entity}\t{row.write.key}\t{row.event_id}\t{row.write.event_time_ns}\t"
+        f"{row.feature_set_version}\t{_encode(row.write.values)}"
+        for row in rows
+    ]
+    lines.append("")
+    text = "\n".join(lines)
+    if (
+        text.count("\t") == 5 * len(rows)
+        and text.count("\n") == len(rows)
+        and ("\\" not in text and "\r" not in text)
+    ):
+        return text
+    return _escaped_copy_lines(rows)
+
+
+def _escaped_copy_lines(rows: Sequence[HistoryRow]) -> str:
+    """Return the rows in COPY's text format, escaping tabs, newlines and backslashes."""
+    lines = []
+    for row in rows:
+        fields = (
+            row.write.entity,
+            str(row.write.key),
+            row.event_id,
+            str(row.write.event_time_ns),
+            row.feature_set_version,
+            _encode(row.write.values),
+        )
+        lines.append("\t".join(field.translate(_COPY_SPECIAL) for field in fields))
+    lines.append("")
+    return "\n".join(lines)
 
 
 class SqlFeatureHistory:
@@ -57,6 +117,10 @@ class SqlFeatureHistory:
         self._engine = engine
         metadata.create_all(engine)
         dialect = engine.dialect.name
+        self._copies = dialect == "postgresql" and engine.dialect.driver == "psycopg"
+        # A connection pool of a server database; SQLite's in-memory database is one
+        # per thread, so its appends must stay in the thread that reads them.
+        self.appends_from_any_thread = dialect == "postgresql"
         if dialect == "postgresql":
             self._insert = postgresql.insert(feature_history).on_conflict_do_nothing()
         elif dialect == "sqlite":
@@ -74,6 +138,9 @@ class SqlFeatureHistory:
     def append(self, rows: Sequence[HistoryRow]) -> None:
         if not rows:
             return
+        if self._copies:
+            self._copy(rows)
+            return
         parameters = [
             {
                 "entity": row.write.entity,
@@ -81,12 +148,21 @@ class SqlFeatureHistory:
                 "event_id": row.event_id,
                 "event_time_ns": row.write.event_time_ns,
                 "feature_set_version": row.feature_set_version,
-                "feature_values": _encode(dict(row.write.values)),
+                "feature_values": _encode(row.write.values),
             }
             for row in rows
         ]
         with self._engine.begin() as connection:
             connection.execute(self._insert, parameters)
+
+    def _copy(self, rows: Sequence[HistoryRow]) -> None:
+        data = _copy_lines(rows)
+        with self._engine.begin() as connection:
+            connection.exec_driver_sql(_CREATE_STAGING)
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            with cursor.copy(_COPY_STAGING) as copy:
+                copy.write(data)
+            connection.exec_driver_sql(_MOVE_STAGING)
 
     def rows(self, entity: str) -> list[tuple[str, str, int, dict[str, float | None]]]:
         """Return ``(entity_key, event_id, event_time_ns, values)`` of an entity, in time order."""

@@ -5,7 +5,8 @@ set aside (dead-letter) events that cannot be applied; apply the rest to the
 streaming engine over the worker's state store; write the resulting feature values to
 the online store and the offline history; then commit the state changes together with
 the applied event ids (one atomic step in the state store); and only then acknowledge
-the deliveries.
+the deliveries. The online write and the history append run in two threads at once,
+and both finish before the commit.
 
 Why this order survives a crash at any point: until the commit, the stored state and
 the processed ids are unchanged, so redelivered events are applied again to the same
@@ -21,6 +22,7 @@ import logging
 import math
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -104,6 +106,7 @@ class BatchProcessor:
         self._engine = StreamingFeatureEngine(feature_set, state)
         self._floor: int | None = None
         self._floor_known = False
+        self._second_thread = ThreadPoolExecutor(1, thread_name_prefix="store-write")
 
     @property
     def applied_up_to(self) -> int | None:
@@ -190,14 +193,43 @@ class BatchProcessor:
         floor = self._floor
         with self._apply_lock:
             floor = self._apply(candidates, result, writes, rows, applied, floor)
-        self._online.write(writes)
-        if self._history is not None:
-            self._history.append(rows)
+        self._write_values(writes, rows)
         state.commit(_ids_by_day(applied), floor)
         self._floor = floor
         result.applied += len(applied)
         result.acknowledge.extend(delivery.delivery_id for delivery in applied)
         result.applied_up_to = floor
+
+    def _write_values(self, writes: list[FeatureWrite], rows: list[HistoryRow]) -> None:
+        """Write the online values, append the history rows and encode the state
+        changes, overlapping the stores' round trips; all is done when it returns.
+
+        Only each key's last write of the batch goes to the online store. The store
+        keeps the value with the latest event time, and a key's writes come in event
+        time order, so the earlier writes would be overwritten within the same call.
+        """
+        latest = list({(write.entity, write.key): write for write in writes}.values())
+        history = self._history
+        encode_changes = getattr(self._state, "encode_changes", None)
+        if history is None:
+            self._online.write(latest)
+        elif getattr(history, "appends_from_any_thread", False):
+            appended = self._second_thread.submit(history.append, rows)
+            try:
+                self._online.write(latest)
+                if encode_changes is not None:
+                    encode_changes()
+            finally:
+                appended.result()
+            return
+        else:
+            written = self._second_thread.submit(self._online.write, latest)
+            try:
+                history.append(rows)
+            finally:
+                written.result()
+        if encode_changes is not None:
+            encode_changes()
 
     def _apply(
         self,
