@@ -309,17 +309,17 @@ def grouped_prefix_sums(values: FloatArray, group_bounds: Int64Array) -> FloatAr
     two prefixes loses no more precision than the window's own total allows. The
     prefix of group g occupies ``[start_g + g, end_g + g]`` in the result.
 
-    Groups of similar length are padded to the same power-of-two width and summed
-    along the rows of one matrix, so the work is at most twice the values with one
-    numpy call per width. Each row sums its group in order, as a cumsum of the group
-    alone would.
+    Groups of similar length are padded to the same power-of-four width and summed
+    along the rows of one matrix, so the work is at most four times the values with
+    a few numpy calls per width. Each row sums its group in order, as a cumsum of the
+    group alone would.
     """
     starts = np.asarray(group_bounds[:-1], dtype=np.int64)
     lengths = np.diff(group_bounds).astype(np.int64)
     result = np.zeros(len(values) + len(lengths))
     if len(values) == 0:
         return result
-    widths = np.left_shift(1, np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64))
+    widths = np.left_shift(1, 2 * np.ceil(np.log2(np.maximum(lengths, 1)) / 2).astype(np.int64))
     for width in np.unique(widths).tolist():
         members = np.flatnonzero(widths == width)
         columns = np.arange(width)

@@ -55,7 +55,9 @@ class ColumnarFeatureEngine:
         self._feature_set = feature_set
         self._plan: ComputationPlan = compile_plan(feature_set)
         self._log = ArrivalLog(matches_labels=bool(self._plan.label_entities))
-        self._retained = [RetainedEvents(plan.horizon_ns) for plan in self._plan.entities]
+        self._retained = [
+            RetainedEvents(plan.horizon_ns, len(plan.sources)) for plan in self._plan.entities
+        ]
         self._last_timestamp_ns: int | None = None
         self.statistics = StreamStatistics()
 
@@ -103,7 +105,7 @@ class ColumnarFeatureEngine:
             order = np.argsort(entity_keys, kind="stable")
             batch = SortedRun(entity_keys[order], sequence[order], times[order], values[:, order])
             working = retained.working_set(batch)
-            _write_entity(plan, self._log, working, batch.times, order, out)
+            _write_entity(plan, self._log, working, times, order, out)
             retained.add(batch, latest)
         fill_ratios(self._plan, out)
 
@@ -160,32 +162,53 @@ def _write_entity(
     plan: EntityPlan,
     log: ArrivalLog,
     working: WorkingSet,
-    batch_times: Int64Array,
+    row_times: Int64Array,
     order: Int64Array,
     out: FloatArray,
 ) -> None:
-    """Write one entity's window values for the batch rows (``order`` maps the batch's
-    sorted order to its rows)."""
-    locator = _Locator(log, working)
-    log_positions = working.sequence - log.base
+    """Write one entity's window values for the batch rows.
+
+    ``row_times`` are the batch's timestamps in row order, which is time order, and
+    ``order`` maps the working set's batch events, sorted by key, to rows.
+    """
+    locator = _Locator(log, working, row_times, order)
     if plan.label_slot is not None:
-        working.values[plan.label_slot] = log.fraud[log_positions]
-    prefixes = [grouped_prefix_sums(values, working.group_bounds) for values in working.values]
+        working.values[plan.label_slot] = log.fraud[working.sequence - log.base]
+    prefixes = [_prefix_sums(plan, slot, working) for slot in range(len(plan.sources))]
     groups = working.batch_groups
     for window in plan.windows:
         upper = (
             working.batch_positions + 1  # this event and those that arrived before it
             if window.delay_ns == 0
-            else locator.after(groups, batch_times - window.delay_ns)
+            else locator.rows_after(window.delay_ns)
         )
-        lower = locator.after(groups, batch_times - window.delay_ns - window.length_ns)
+        lower = locator.rows_after(window.delay_ns + window.length_ns)
         count = upper - lower
-        sums = [prefix[upper + groups] - prefix[lower + groups] for prefix in prefixes]
+        sums = [
+            prefix[upper + groups] - prefix[lower + groups]
+            if restarts
+            else prefix[upper] - prefix[lower]
+            for prefix, restarts in prefixes
+        ]
         if plan.label_slot is not None:
             sums[plan.label_slot] = sums[plan.label_slot] - _unrevealed_frauds(
-                window, log, locator, working, batch_times
+                window, log, locator, working, int(row_times[0])
             )
         _write_window(window, working, count, sums, lower, upper, order, out)
+
+
+def _prefix_sums(plan: EntityPlan, slot: int, working: WorkingSet) -> tuple[FloatArray, bool]:
+    """Return the slot's prefix sums over the working set and whether they restart per
+    group.
+
+    Fraud flags are 0 or 1, so one running count over the whole set is exact and
+    needs no restart; source values get prefix sums that restart per key, as batch.py
+    computes them.
+    """
+    values = working.values[slot]
+    if slot == plan.label_slot:
+        return np.concatenate(([0.0], np.cumsum(values))), False
+    return grouped_prefix_sums(values, working.group_bounds), True
 
 
 def _write_window(
@@ -220,17 +243,37 @@ class _Locator:
     2**63.
     """
 
-    def __init__(self, log: ArrivalLog, working: WorkingSet) -> None:
+    def __init__(
+        self, log: ArrivalLog, working: WorkingSet, row_times: Int64Array, order: Int64Array
+    ) -> None:
         self._log = log
         self._span = len(log) + 1
         lengths = np.diff(working.group_bounds)
         groups = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         self._keys = groups * self._span + (working.sequence - log.base)
+        self._batch_groups = working.batch_groups
+        self._row_times = row_times
+        self._order = order
+        self._rows_after: dict[int, Int64Array] = {}
 
     def after(self, groups: Int64Array, times: Int64Array) -> Int64Array:
         """Return, per query, the position just past the group's events at or before
         the time."""
-        last = self._log.last_at_or_before(times)
+        return self._search(groups, self._log.last_at_or_before(times))
+
+    def rows_after(self, offset_ns: int) -> Int64Array:
+        """Return, per batch event in the set's order, the position just past its
+        group's events at or before its own time minus ``offset_ns``.
+
+        Windows that share a bound share the search. The log is searched with the
+        times in row order, which is sorted, and the result is then permuted.
+        """
+        if offset_ns not in self._rows_after:
+            last = self._log.last_at_or_before(self._row_times - offset_ns)[self._order]
+            self._rows_after[offset_ns] = self._search(self._batch_groups, last)
+        return self._rows_after[offset_ns]
+
+    def _search(self, groups: Int64Array, last: Int64Array) -> Int64Array:
         return np.searchsorted(self._keys, groups * self._span + last, side="right").astype(
             np.int64
         )
@@ -241,18 +284,18 @@ def _unrevealed_frauds(
     log: ArrivalLog,
     locator: _Locator,
     working: WorkingSet,
-    batch_times: Int64Array,
+    first_row_ns: int,
 ) -> FloatArray:
     """Count, per batch row, frauds in its window whose label was revealed after it.
 
     A fraud at t_j is in the windows of rows at t in [t_j + delay, t_j + delay +
     length) and unknown to rows before its reveal time r_j. Only labels revealed after
-    the batch's first row can be unknown to a row of this batch, so only they are
+    the batch's first row (``first_row_ns``) can be unknown to a row of this batch, so only they are
     visited; each subtracts 1 over a run of positions, applied with a difference array.
     """
     log_positions = working.sequence - log.base
     revealed = log.revealed[log_positions]
-    pending = np.flatnonzero(log.fraud[log_positions] & (revealed > batch_times.min()))
+    pending = np.flatnonzero(log.fraud[log_positions] & (revealed > first_row_ns))
     correction = np.zeros(len(working.sequence) + 1)
     first_row = log.times[log_positions[pending]] + window.delay_ns
     late = revealed[pending] > first_row

@@ -6,11 +6,13 @@ Transactions arrive in timestamp order, so arrival numbers order events by
 number at or before x", found by one binary search of the log's times.
 
 ``ArrivalLog`` keeps, in arrival order, each retained transaction's time, id and
-first usable label. ``RetainedEvents`` keeps one entity's events as a few runs,
-each sorted by ``(key, sequence)``. A batch becomes a new run; the newest runs merge
-when the newer one reaches half the size of the older one, as in a binary counter,
-so an event is copied O(log n) times and a batch never re-sorts the retained events.
-Merges drop events that no future window reaches.
+first usable label. ``RetainedEvents`` keeps one entity's events as two runs, each
+sorted by ``(key, sequence)``: a main run and a recent one. A batch merges into the
+recent run, and the recent run into the main one when it reaches a quarter of the
+main run's size. A merge is linear, so a batch copies the recent run (at most a
+quarter of the retained events) and, amortized, O(batch) of the main run; it never
+re-sorts the retained events, and a lookup searches two runs. Merges drop events that
+no future window reaches.
 """
 
 from __future__ import annotations
@@ -185,6 +187,8 @@ def merge_runs(older: SortedRun, newer: SortedRun, keep_after_ns: int) -> Sorted
     """
     older = older.select(older.times > keep_after_ns)
     newer = newer.select(newer.times > keep_after_ns)
+    if not len(older):
+        return newer
     size = len(older) + len(newer)
     newer_positions = np.searchsorted(older.keys, newer.keys, side="right") + np.arange(len(newer))
     is_newer = np.zeros(size, dtype=np.bool_)
@@ -227,12 +231,18 @@ class WorkingSet:
 class RetainedEvents:
     """One entity's events that a future window may still reach, as sorted runs."""
 
-    def __init__(self, horizon_ns: int) -> None:
+    def __init__(self, horizon_ns: int, source_count: int) -> None:
         self.horizon_ns = horizon_ns
-        self.runs: list[SortedRun] = []
+        self._main = _empty_run(source_count)
+        self._recent = _empty_run(source_count)
 
     def __len__(self) -> int:
-        return sum(len(run) for run in self.runs)
+        return len(self._main) + len(self._recent)
+
+    @property
+    def runs(self) -> list[SortedRun]:
+        """Return the non-empty runs, oldest first."""
+        return [run for run in (self._main, self._recent) if len(run)]
 
     @property
     def oldest_sequence(self) -> int | None:
@@ -270,15 +280,19 @@ class RetainedEvents:
         return WorkingSet(group_bounds, sequence, values, batch_positions, batch_groups)
 
     def add(self, batch: SortedRun, latest_ns: int) -> None:
-        """Add a batch's run and merge runs of similar size, dropping expired events."""
+        """Merge a batch's run into the recent run, and that into the main run once it
+        is a quarter of its size, dropping events at or before ``latest_ns`` minus the
+        horizon."""
         keep_after = latest_ns - self.horizon_ns
-        runs = self.runs
-        runs.append(batch)
-        while len(runs) >= 2 and 2 * len(runs[-1]) >= len(runs[-2]):
-            newer = runs.pop()
-            runs[-1] = merge_runs(runs[-1], newer, keep_after)
-        while runs and runs[0].latest_time <= keep_after:
-            runs.pop(0)
+        self._recent = merge_runs(self._recent, batch, keep_after)
+        if 4 * len(self._recent) >= len(self._main):
+            self._main = merge_runs(self._main, self._recent, keep_after)
+            self._recent = _empty_run(len(batch.values))
+
+
+def _empty_run(source_count: int) -> SortedRun:
+    empty = np.empty(0, dtype=np.int64)
+    return SortedRun(empty, empty, empty, np.empty((source_count, 0)))
 
 
 def concatenated_ranges(starts: Int64Array, lengths: Int64Array) -> Int64Array:
