@@ -40,6 +40,7 @@ from .retained_events import (
     RetainedEvents,
     SortedRun,
     WorkingSet,
+    check_label_table,
 )
 from .streaming import InvalidSourceValue, OutOfOrderTransaction, StreamStatistics
 
@@ -77,13 +78,15 @@ class ColumnarFeatureEngine:
 
         Returns a ``(rows, features)`` array in the batch's row order, NaN for null.
         Raises OutOfOrderTransaction (counted in ``statistics.late_rejected``) when a
-        row is older than the row before it or than an earlier batch, and
-        InvalidSourceValue when a source value is not finite; either leaves the state
-        unchanged.
+        row is older than the row before it or than an earlier batch,
+        InvalidSourceValue when a source value is not finite, and InvalidTable when a
+        column is missing or columns differ in length; each leaves the state unchanged.
         """
         ids = np.asarray(transactions.column("transaction_id"), dtype=np.int64)
         times = np.asarray(transactions.column("timestamp_ns"), dtype=np.int64)
         self._check_order(ids, times)
+        if labels is not None:
+            check_label_table(labels)
         sources = [self._source_values(plan, transactions, ids) for plan in self._plan.entities]
         keys = [
             np.asarray(transactions.column(plan.entity.join_key)) for plan in self._plan.entities

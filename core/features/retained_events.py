@@ -112,11 +112,6 @@ class ArrivalLog:
         where such a label finds no transaction waiting for it.
         """
         count = len(labels.transaction_id)
-        if not len(labels.revealed_at_ns) == len(labels.is_fraud) == count:
-            raise InvalidTable(
-                f"label table columns differ in length: transaction_id {count}, "
-                f"revealed_at_ns {len(labels.revealed_at_ns)}, is_fraud {len(labels.is_fraud)}"
-            )
         order = np.lexsort((np.arange(count), labels.revealed_at_ns))
         unmatched = 0
         for index in order.tolist():
@@ -177,6 +172,17 @@ class SortedRun:
             self.times[positions],
             self.values[:, positions],
         )
+
+
+def check_label_table(labels: LabelTable) -> None:
+    """Raise InvalidTable when the label columns differ in length."""
+    lengths = {
+        "transaction_id": len(labels.transaction_id),
+        "revealed_at_ns": len(labels.revealed_at_ns),
+        "is_fraud": len(labels.is_fraud),
+    }
+    if len(set(lengths.values())) > 1:
+        raise InvalidTable(f"label table columns differ in length: {lengths}")
 
 
 def merge_runs(older: SortedRun, newer: SortedRun, keep_after_ns: int) -> SortedRun:
