@@ -12,6 +12,12 @@ handbook features on in-memory state (events per second on one core). The same e
 then go to Redis as well: each event's per-entity values are written through the
 online store, one Lua call per ``--batch`` events.
 
+Micro-batches: the same events go through ``ColumnarFeatureEngine`` in batches of
+each ``--micro-batch`` size, ``--repeats`` times with a fresh engine. It reports the
+median events per second over the repeats, the median and p99 time per batch over all
+batches, and the ratio against the per-event engine's in-memory rate (median of the
+same number of repeats) from the same run.
+
 Run from the repository root with Redis on 127.0.0.1:6379:
 
     python benchmarks/bench_online_features.py
@@ -34,6 +40,8 @@ import redis
 
 from twinbank.adapters.memory import InMemoryFeatureStateStore
 from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore
+from twinbank.core.features.batch import TransactionTable
+from twinbank.core.features.columnar import ColumnarFeatureEngine
 from twinbank.core.features.definitions import (
     Aggregation,
     Entity,
@@ -149,13 +157,18 @@ def load_events(count: int, seed: int) -> tuple[list[Transaction], str]:
     return events, "synthetic transactions"
 
 
-def bench_streaming(client: redis.Redis, events: list[Transaction], batch: int) -> dict[str, float]:
+def bench_streaming(
+    client: redis.Redis, events: list[Transaction], batch: int, repeats: int
+) -> dict[str, float]:
     features = handbook_feature_set()
-    engine = StreamingFeatureEngine(features, InMemoryFeatureStateStore())
-    start = time.perf_counter()
-    for event in events:
-        engine.observe_transaction(event)
-    memory_rate = len(events) / (time.perf_counter() - start)
+    rates = []
+    for _ in range(repeats):
+        engine = StreamingFeatureEngine(features, InMemoryFeatureStateStore())
+        start = time.perf_counter()
+        for event in events:
+            engine.observe_transaction(event)
+        rates.append(len(events) / (time.perf_counter() - start))
+    memory_rate = statistics.median(rates)
 
     prefix = f"bench-stream-{uuid.uuid4().hex[:8]}"
     store = RedisOnlineFeatureStore(client, prefix)
@@ -176,6 +189,44 @@ def bench_streaming(client: redis.Redis, events: list[Transaction], batch: int) 
     return {"memory_events_per_s": memory_rate, "redis_events_per_s": redis_rate}
 
 
+def event_columns(events: list[Transaction]) -> dict[str, np.ndarray]:
+    return {
+        "transaction_id": np.array([e.transaction_id for e in events], dtype=np.int64),
+        "timestamp_ns": np.array([e.timestamp_ns for e in events], dtype=np.int64),
+        "customer_id": np.array([e.customer_id for e in events], dtype=np.int64),
+        "terminal_id": np.array([e.terminal_id for e in events], dtype=np.int64),
+        "amount": np.array([e.amount for e in events], dtype=np.float64),
+    }
+
+
+def bench_micro_batches(
+    events: list[Transaction], size: int, repeats: int, per_event_rate: float
+) -> dict[str, float]:
+    columns = event_columns(events)
+    tables = [
+        TransactionTable({name: values[start : start + size] for name, values in columns.items()})
+        for start in range(0, len(events), size)
+    ]
+    rates, batch_seconds = [], []
+    for _ in range(repeats):
+        engine = ColumnarFeatureEngine(handbook_feature_set())
+        total = 0.0
+        for table in tables:
+            start = time.perf_counter()
+            engine.observe_batch(table)
+            elapsed = time.perf_counter() - start
+            batch_seconds.append(elapsed)
+            total += elapsed
+        rates.append(len(events) / total)
+    rate = statistics.median(rates)
+    return {
+        "batch_size": size,
+        "events_per_s": rate,
+        **{f"batch_{name}": value for name, value in percentiles(batch_seconds).items()},
+        "ratio_to_per_event": rate / per_event_rate,
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/0")
@@ -183,19 +234,36 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5_000, help="reads timed per shape")
     parser.add_argument("--events", type=int, default=100_000, help="streamed events")
     parser.add_argument("--batch", type=int, default=500, help="events per Redis write")
+    parser.add_argument(
+        "--micro-batch",
+        type=int,
+        nargs="+",
+        default=[1_000, 10_000],
+        help="transactions per ColumnarFeatureEngine batch; one row per size",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="in-memory passes per path")
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
 
     client = redis.Redis.from_url(arguments.redis_url)
     client.ping()
     events, source = load_events(arguments.events, arguments.seed)
+    streaming = bench_streaming(client, events, arguments.batch, arguments.repeats)
+    micro_batches = [
+        bench_micro_batches(
+            events, size, arguments.repeats, float(streaming["memory_events_per_s"])
+        )
+        for size in arguments.micro_batch
+    ]
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, redis-py {redis.__version__}",
         "redis_server": client.info("server")["redis_version"],
         "online_reads": bench_reads(client, arguments.keys, arguments.calls, arguments.seed),
-        "streaming": {"events": len(events), "source": source}
-        | bench_streaming(client, events, arguments.batch),
+        "streaming": {"events": len(events), "source": source, "repeats": arguments.repeats}
+        | streaming
+        | {"micro_batches": micro_batches},
+        "load_average": [round(value, 2) for value in os.getloadavg()],
     }
     print(json.dumps(report, indent=2))
 
