@@ -165,6 +165,25 @@ class SortedRun:
     def oldest_sequence(self) -> int:
         return int(self.sequence.min()) if len(self.sequence) else NEVER
 
+    @cached_property
+    def _key_starts(self) -> tuple[KeyArray, Int64Array]:
+        """Return the run's distinct keys and where each one's events start, plus the
+        run's length as a last start."""
+        starts = np.flatnonzero(np.concatenate(([True], self.keys[1:] != self.keys[:-1])))
+        return self.keys[starts], np.append(starts, len(self.keys)).astype(np.int64)
+
+    def key_ranges(self, keys: KeyArray) -> tuple[Int64Array, Int64Array]:
+        """Return where each of the sorted distinct ``keys`` starts in the run and how
+        many events it has there (0 when absent)."""
+        distinct, starts = self._key_starts
+        index = np.searchsorted(distinct, keys)
+        found = np.zeros(len(keys), dtype=np.bool_)
+        inside = index < len(distinct)
+        found[inside] = distinct[index[inside]] == keys[inside]
+        low = starts[index]
+        counts = np.where(found, starts[np.minimum(index + 1, len(distinct))] - low, 0)
+        return low, counts.astype(np.int64)
+
     def select(self, positions: npt.NDArray[np.generic]) -> SortedRun:
         return SortedRun(
             self.keys[positions],
@@ -185,14 +204,16 @@ def check_label_table(labels: LabelTable) -> None:
         raise InvalidTable(f"label table columns differ in length: {lengths}")
 
 
-def merge_runs(older: SortedRun, newer: SortedRun, keep_after_ns: int) -> SortedRun:
+def merge_runs(older: SortedRun, newer: SortedRun, keep_after_ns: int | None) -> SortedRun:
     """Merge two runs where every event of ``newer`` arrived after those of ``older``.
 
     Within a key the newer events go last, so each one's place is found by one binary
-    search of the older keys. Events at or before ``keep_after_ns`` are dropped.
+    search of the older keys. Events at or before ``keep_after_ns`` are dropped
+    unless it is None.
     """
-    older = older.select(older.times > keep_after_ns)
-    newer = newer.select(newer.times > keep_after_ns)
+    if keep_after_ns is not None:
+        older = older.select(older.times > keep_after_ns)
+        newer = newer.select(newer.times > keep_after_ns)
     if not len(older):
         return newer
     size = len(older) + len(newer)
@@ -264,9 +285,8 @@ class RetainedEvents:
         batch_counts = np.diff(np.r_[starts, len(batch)]).astype(np.int64)
         slices = []
         for run in self.runs:
-            low = np.searchsorted(run.keys, keys, side="left").astype(np.int64)
-            high = np.searchsorted(run.keys, keys, side="right").astype(np.int64)
-            slices.append((run, low, high - low))
+            low, counts = run.key_ranges(keys)
+            slices.append((run, low, counts))
         lengths = batch_counts + sum((counts for _, _, counts in slices), np.zeros_like(starts))
         group_bounds = np.r_[0, np.cumsum(lengths)].astype(np.int64)
         size = int(group_bounds[-1])
@@ -287,11 +307,11 @@ class RetainedEvents:
 
     def add(self, batch: SortedRun, latest_ns: int) -> None:
         """Merge a batch's run into the recent run, and that into the main run once it
-        is a quarter of its size, dropping events at or before ``latest_ns`` minus the
-        horizon."""
-        keep_after = latest_ns - self.horizon_ns
-        self._recent = merge_runs(self._recent, batch, keep_after)
+        is a quarter of its size. The main merge drops events at or before
+        ``latest_ns`` minus the horizon, which no later window reaches."""
+        self._recent = merge_runs(self._recent, batch, None)
         if 4 * len(self._recent) >= len(self._main):
+            keep_after = latest_ns - self.horizon_ns
             self._main = merge_runs(self._main, self._recent, keep_after)
             self._recent = _empty_run(len(batch.values))
 
