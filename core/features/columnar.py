@@ -21,8 +21,11 @@ O(window) each (``batch.tracked_values``); COUNT, SUM and MEAN, and so the handb
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from ..transactions import FraudLabel, Transaction
 from .batch import (
     LabelTable,
     TransactionTable,
@@ -31,7 +34,7 @@ from .batch import (
     grouped_prefix_sums,
     tracked_values,
 )
-from .definitions import Aggregation, FeatureSet
+from .definitions import FRAUD_LABEL, Aggregation, FeatureSet
 from .plan import ComputationPlan, EntityPlan, WindowPlan, compile_plan
 from .retained_events import (
     ArrivalLog,
@@ -43,6 +46,7 @@ from .retained_events import (
     check_label_table,
 )
 from .streaming import InvalidSourceValue, OutOfOrderTransaction, StreamStatistics
+from .vector import FeatureVector
 
 
 class ColumnarFeatureEngine:
@@ -116,6 +120,31 @@ class ColumnarFeatureEngine:
         self._last_timestamp_ns = latest
         self.statistics.transactions += len(ids)
         return out
+
+    def observe_transactions(
+        self, transactions: Sequence[Transaction], labels: Sequence[FraudLabel] = ()
+    ) -> list[FeatureVector]:
+        """Observe transactions in arrival order and labels as one batch; return one
+        feature vector per transaction.
+
+        This serves callers that hold ``Transaction`` objects, such as a replay,
+        without a stream worker; see ``observe_batch`` for the rules and errors.
+        """
+        names = {"transaction_id", "timestamp_ns"}
+        for plan in self._plan.entities:
+            names.add(plan.entity.join_key)
+            names.update(source for source in plan.sources if source != FRAUD_LABEL)
+        table = TransactionTable(
+            {name: np.array([t.field(name) for t in transactions]) for name in sorted(names)}
+        )
+        label_table = LabelTable(
+            np.array([label.transaction_id for label in labels], dtype=np.int64),
+            np.array([label.revealed_at_ns for label in labels], dtype=np.int64),
+            np.array([label.is_fraud for label in labels], dtype=np.bool_),
+        )
+        values = self.observe_batch(table, label_table)
+        version = self._feature_set.version
+        return [FeatureVector(self._plan.names, tuple(row.tolist()), version) for row in values]
 
     def _check_order(self, ids: Int64Array, times: Int64Array) -> None:
         if len(times) == 0:

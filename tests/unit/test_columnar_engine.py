@@ -7,11 +7,17 @@ import math
 import numpy as np
 import pytest
 
+from twinbank.adapters.memory import InMemoryFeatureStateStore
 from twinbank.core.features.batch import InvalidTable, LabelTable, TransactionTable
 from twinbank.core.features.columnar import ColumnarFeatureEngine
 from twinbank.core.features.handbook import handbook_feature_set
-from twinbank.core.features.streaming import InvalidSourceValue, OutOfOrderTransaction
+from twinbank.core.features.streaming import (
+    InvalidSourceValue,
+    OutOfOrderTransaction,
+    StreamingFeatureEngine,
+)
 from twinbank.core.timestamps import NANOS_PER_DAY
+from twinbank.core.transactions import FraudLabel, Transaction
 
 DAY = NANOS_PER_DAY
 START = 1_600_000_000 * 10**9 // DAY * DAY
@@ -133,3 +139,25 @@ def test_unmatched_and_repeated_labels_are_counted():
     assert engine.statistics.labels == 4
     # The second label of 1, the unknown 99, and the label of 2 revealed at its own time.
     assert engine.statistics.unmatched_labels == 3
+
+
+def test_transaction_objects_get_the_per_event_vectors():
+    events = [
+        Transaction(1, START, 1, 7, 12.5),
+        Transaction(2, START, 2, 7, 3.0),
+        Transaction(3, START + DAY // 2, 1, 7, 8.0),
+        Transaction(4, START + 9 * DAY, 1, 7, 1.0),
+    ]
+    labels = [FraudLabel(1, START + 8 * DAY, True)]
+    stream = StreamingFeatureEngine(handbook_feature_set(), InMemoryFeatureStateStore())
+    expected = [stream.observe_transaction(event) for event in events[:3]]
+    stream.observe_label(labels[0])
+    expected.append(stream.observe_transaction(events[3]))
+    engine = ColumnarFeatureEngine(handbook_feature_set())
+
+    vectors = engine.observe_transactions(events[:3]) + engine.observe_transactions(
+        events[3:], labels
+    )
+
+    assert [vector.as_dict() for vector in vectors] == [vector.as_dict() for vector in expected]
+    assert vectors[3]["TERMINAL_ID_RISK_7DAY_WINDOW"] > 0.0
