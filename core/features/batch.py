@@ -15,7 +15,7 @@ revealed decides, as it does in the stream.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from ..timestamps import NANOS_PER_DAY, NANOS_PER_HOUR
 from .definitions import Aggregation, FeatureSet, RowTransform
-from .plan import AggregateOutput, ComputationPlan, EntityPlan, compile_plan
+from .plan import AggregateOutput, ComputationPlan, EntityPlan, WindowPlan, compile_plan
 
 Int64Array = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -175,7 +175,6 @@ def _compute_entity(
         lower = events.count_at_or_before(
             events.codes, events.times - window.delay_ns - window.length_ns
         )
-        count = upper - lower
         sums = [
             _window_sum(prefix, lower, upper, group_bounds, events.codes) for prefix in prefixes
         ]
@@ -183,18 +182,45 @@ def _compute_entity(
             sums[plan.label_slot] = sums[plan.label_slot] - _unrevealed_frauds(
                 window.length_ns, window.delay_ns, events, labels, sorted_ids
             )
-        for output in window.outputs:
-            if output.tracker >= 0:
-                values = tracked_values(output, sorted_values[output.slot], lower, upper)
-            elif output.aggregation is Aggregation.COUNT:
-                values = count.astype(np.float64)
-            elif output.aggregation is Aggregation.SUM:
-                values = np.where(count > 0, sums[output.slot], 0.0)
-            else:
-                empty = np.nan if output.empty_value is None else output.empty_value
-                values = np.full(len(count), empty)
-                np.divide(sums[output.slot], count, out=values, where=count > 0)
-            out[events.order, output.column] = values
+        write_window_outputs(
+            window, WindowBounds(lower, upper), sorted_values, sums, events.order, out
+        )
+
+
+@dataclass(frozen=True)
+class WindowBounds:
+    """Per row, its window's events ``lower <= i < upper`` in sorted positions."""
+
+    lower: Int64Array
+    upper: Int64Array
+
+
+def write_window_outputs(
+    window: WindowPlan,
+    bounds: WindowBounds,
+    sorted_values: Sequence[FloatArray],
+    sums: Sequence[FloatArray],
+    rows: Int64Array,
+    out: FloatArray,
+) -> None:
+    """Write every output of one window for rows ``rows`` of ``out``.
+
+    ``sorted_values[slot]`` contains each source slot's values in sorted positions, and
+    ``sums[slot]`` the per-row window sums.
+    """
+    count = bounds.upper - bounds.lower
+    for output in window.outputs:
+        if output.tracker >= 0:
+            values = tracked_values(output, sorted_values[output.slot], bounds.lower, bounds.upper)
+        elif output.aggregation is Aggregation.COUNT:
+            values = count.astype(np.float64)
+        elif output.aggregation is Aggregation.SUM:
+            values = np.where(count > 0, sums[output.slot], 0.0)
+        else:
+            empty = np.nan if output.empty_value is None else output.empty_value
+            values = np.full(len(count), empty)
+            np.divide(sums[output.slot], count, out=values, where=count > 0)
+        out[rows, output.column] = values
 
 
 def tracked_values(
@@ -203,7 +229,8 @@ def tracked_values(
     """Return MIN, MAX, DISTINCT_COUNT or STD over ``sorted_values[lower:upper]`` per row.
 
     NOTE: this loops over rows in Python, O(window) each. It serves as the reference
-    the streaming engine is checked against, not as a fast path for large tables.
+    the streaming engine is checked against and as the micro-batch engine's path for
+    these aggregations, not as a fast path for large tables.
     """
     empty = np.nan if output.empty_value is None else output.empty_value
     result = np.empty(len(lower))

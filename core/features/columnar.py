@@ -4,14 +4,15 @@ The engine keeps its window state as columns (see retained_events.py) and comput
 batch's windows as batch.py computes a whole table: each window value is a difference
 of prefix sums, restarting per key, between two positions found by binary search. The
 prefix sums cover only the keys the batch touches, over their retained events and the
-batch's own, so a batch costs O(its keys' retained events + batch log batch), and no
-event is rescanned per row.
+batch's own. A batch costs one pass over those events, a copy of the recent run (see
+retained_events.py) and O(batch x log retained events) of binary searches; no row
+rescans its window.
 
 Semantics are those of ``StreamingFeatureEngine``. A batch's rows are in arrival
 order, so equal timestamps resolve by row order, and rows may not go back in time:
 the engine has no allowed lateness, and an out-of-order transaction raises
 OutOfOrderTransaction naming it and changes nothing. A label counts for a row when
-it was revealed at or before the row's timestamp, whichever batch delivered it; a
+it was revealed at or before the row's timestamp, whichever batch delivered it. A
 label delivered after rows it would have counted for cannot change those rows.
 
 MIN, MAX, DISTINCT_COUNT and STD are computed per row over the row's window, in
@@ -29,12 +30,13 @@ from ..transactions import FraudLabel, Transaction
 from .batch import (
     LabelTable,
     TransactionTable,
+    WindowBounds,
     fill_ratios,
     fill_row_features,
     grouped_prefix_sums,
-    tracked_values,
+    write_window_outputs,
 )
-from .definitions import FRAUD_LABEL, Aggregation, FeatureSet
+from .definitions import FRAUD_LABEL, FeatureSet
 from .plan import ComputationPlan, EntityPlan, WindowPlan, compile_plan
 from .retained_events import (
     ArrivalLog,
@@ -82,9 +84,9 @@ class ColumnarFeatureEngine:
 
         Returns a ``(rows, features)`` array in the batch's row order, NaN for null.
         Raises OutOfOrderTransaction (counted in ``statistics.late_rejected``) when a
-        row is older than the row before it or than an earlier batch,
+        row is older than the row before it or than an earlier batch. Raises
         InvalidSourceValue when a source value is not finite, and InvalidTable when a
-        column is missing or columns differ in length; each leaves the state unchanged.
+        column is missing or columns differ in length. Each leaves the state unchanged.
         """
         ids = np.asarray(transactions.column("transaction_id"), dtype=np.int64)
         times = np.asarray(transactions.column("timestamp_ns"), dtype=np.int64)
@@ -215,7 +217,6 @@ def _write_entity(
             else locator.rows_after(window.delay_ns)
         )
         lower = locator.rows_after(window.delay_ns + window.length_ns)
-        count = upper - lower
         sums = [
             prefix[upper + groups] - prefix[lower + groups]
             if restarts
@@ -226,7 +227,7 @@ def _write_entity(
             sums[plan.label_slot] = sums[plan.label_slot] - _unrevealed_frauds(
                 window, log, locator, working, int(row_times[0])
             )
-        _write_window(window, working, count, sums, lower, upper, order, out)
+        write_window_outputs(window, WindowBounds(lower, upper), working.values, sums, order, out)
 
 
 def _prefix_sums(plan: EntityPlan, slot: int, working: WorkingSet) -> tuple[FloatArray, bool]:
@@ -234,37 +235,13 @@ def _prefix_sums(plan: EntityPlan, slot: int, working: WorkingSet) -> tuple[Floa
     group.
 
     Fraud flags are 0 or 1, so one running count over the whole set is exact and
-    needs no restart; source values get prefix sums that restart per key, as batch.py
-    computes them.
+    needs no restart. Source values get prefix sums that restart per key, as in
+    batch.py.
     """
     values = working.values[slot]
     if slot == plan.label_slot:
         return np.concatenate(([0.0], np.cumsum(values))), False
     return grouped_prefix_sums(values, working.group_bounds), True
-
-
-def _write_window(
-    window: WindowPlan,
-    working: WorkingSet,
-    count: Int64Array,
-    sums: list[FloatArray],
-    lower: Int64Array,
-    upper: Int64Array,
-    order: Int64Array,
-    out: FloatArray,
-) -> None:
-    for output in window.outputs:
-        if output.tracker >= 0:
-            values = tracked_values(output, working.values[output.slot], lower, upper)
-        elif output.aggregation is Aggregation.COUNT:
-            values = count.astype(np.float64)
-        elif output.aggregation is Aggregation.SUM:
-            values = np.where(count > 0, sums[output.slot], 0.0)
-        else:
-            empty = np.nan if output.empty_value is None else output.empty_value
-            values = np.full(len(count), empty)
-            np.divide(sums[output.slot], count, out=values, where=count > 0)
-        out[order, output.column] = values
 
 
 class _Locator:
@@ -322,8 +299,9 @@ def _unrevealed_frauds(
 
     A fraud at t_j is in the windows of rows at t in [t_j + delay, t_j + delay +
     length) and unknown to rows before its reveal time r_j. Only labels revealed after
-    the batch's first row (``first_row_ns``) can be unknown to a row of this batch, so only they are
-    visited; each subtracts 1 over a run of positions, applied with a difference array.
+    the batch's first row (``first_row_ns``) can be unknown to a row of this batch, so
+    only they are visited. Each subtracts 1 over a run of positions, applied with a
+    difference array.
     """
     log_positions = working.sequence - log.base
     revealed = log.revealed[log_positions]

@@ -10,7 +10,7 @@ first usable label. ``RetainedEvents`` keeps one entity's events as two runs, ea
 sorted by ``(key, sequence)``: a main run and a recent one. A batch merges into the
 recent run, and the recent run into the main one when it reaches a quarter of the
 main run's size. A merge is linear, so a batch copies the recent run (at most a
-quarter of the retained events) and, amortized, O(batch) of the main run; it never
+quarter of the retained events) and, amortized, O(batch) of the main run. No batch
 re-sorts the retained events, and a lookup searches two runs. Merges drop events that
 no future window reaches.
 """
@@ -71,7 +71,7 @@ class ArrivalLog:
 
     @property
     def fraud(self) -> npt.NDArray[np.bool_]:
-        """Whether each transaction's first usable label says fraud."""
+        """Whether each transaction's first usable label is a fraud label."""
         return self._fraud[self._start : self._stop]
 
     def append(self, ids: Int64Array, times: Int64Array) -> int:
@@ -242,7 +242,7 @@ class WorkingSet:
     """The retained and new events of the keys in one batch, sorted by
     ``(key, sequence)``.
 
-    Group g holds the events of the batch's g-th smallest key, from
+    Group g contains the events of the batch's g-th smallest key, from
     ``group_bounds[g]`` to ``group_bounds[g + 1]``. ``batch_positions`` gives each
     batch event's position in the set, in the batch's sorted order, and
     ``batch_groups`` its group.

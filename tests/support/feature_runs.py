@@ -51,7 +51,7 @@ def columnar_values(
 ) -> np.ndarray:
     """Feed the micro-batch engine batches of the given sizes, cycling through them.
 
-    Each label goes with the batch that holds the first transaction at or after its
+    Each label goes with the batch that contains the first transaction at or after its
     reveal time (the last batch when there is none), as a stream would deliver it.
     """
     engine = ColumnarFeatureEngine(feature_set)
