@@ -198,7 +198,7 @@ class WindowBounds:
 def write_window_outputs(
     window: WindowPlan,
     bounds: WindowBounds,
-    sorted_values: Sequence[FloatArray],
+    sorted_values: Sequence[FloatArray] | FloatArray,
     sums: Sequence[FloatArray],
     rows: Int64Array,
     out: FloatArray,

@@ -23,6 +23,7 @@ O(window) each (``batch.tracked_values``); COUNT, SUM and MEAN, and so the handb
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -208,6 +209,7 @@ def _write_entity(
     locator = _Locator(log, working, row_times, order)
     if plan.label_slot is not None:
         working.values[plan.label_slot] = log.fraud[working.sequence - log.base]
+        pending = _PendingFrauds.find(log, working, int(row_times[0]))
     prefixes = [_prefix_sums(plan, slot, working) for slot in range(len(plan.sources))]
     groups = working.batch_groups
     for window in plan.windows:
@@ -225,7 +227,7 @@ def _write_entity(
         ]
         if plan.label_slot is not None:
             sums[plan.label_slot] = sums[plan.label_slot] - _unrevealed_frauds(
-                window, log, locator, working, int(row_times[0])
+                window, pending, locator, working
             )
         write_window_outputs(window, WindowBounds(lower, upper), working.values, sums, order, out)
 
@@ -288,31 +290,42 @@ class _Locator:
         )
 
 
+@dataclass(frozen=True)
+class _PendingFrauds:
+    """Working-set events labelled fraud with a reveal time after the batch's first
+    row: only their labels can be unknown to a row of the batch."""
+
+    positions: Int64Array
+    times: Int64Array
+    revealed: Int64Array
+
+    @classmethod
+    def find(cls, log: ArrivalLog, working: WorkingSet, first_row_ns: int) -> _PendingFrauds:
+        log_positions = working.sequence - log.base
+        revealed = log.revealed[log_positions]
+        positions = np.flatnonzero(log.fraud[log_positions] & (revealed > first_row_ns))
+        return cls(positions, log.times[log_positions[positions]], revealed[positions])
+
+
 def _unrevealed_frauds(
     window: WindowPlan,
-    log: ArrivalLog,
+    pending: _PendingFrauds,
     locator: _Locator,
     working: WorkingSet,
-    first_row_ns: int,
 ) -> FloatArray:
     """Count, per batch row, frauds in its window whose label was revealed after it.
 
     A fraud at t_j is in the windows of rows at t in [t_j + delay, t_j + delay +
-    length) and unknown to rows before its reveal time r_j. Only labels revealed after
-    the batch's first row (``first_row_ns``) can be unknown to a row of this batch, so
-    only they are visited. Each subtracts 1 over a run of positions, applied with a
-    difference array.
+    length) and unknown to rows before its reveal time r_j. Each such fraud subtracts
+    1 over a run of positions, applied with a difference array.
     """
-    log_positions = working.sequence - log.base
-    revealed = log.revealed[log_positions]
-    pending = np.flatnonzero(log.fraud[log_positions] & (revealed > first_row_ns))
+    first_row = pending.times + window.delay_ns
+    late = pending.revealed > first_row
+    if not late.any():
+        return np.zeros(len(working.batch_positions))
+    groups = np.searchsorted(working.group_bounds, pending.positions[late], side="right") - 1
+    stop_time = np.minimum(first_row[late] + window.length_ns, pending.revealed[late])
     correction = np.zeros(len(working.sequence) + 1)
-    first_row = log.times[log_positions[pending]] + window.delay_ns
-    late = revealed[pending] > first_row
-    pending, first_row = pending[late], first_row[late]
-    if len(pending):
-        groups = np.searchsorted(working.group_bounds, pending, side="right") - 1
-        stop_time = np.minimum(first_row + window.length_ns, revealed[pending])
-        np.add.at(correction, locator.after(groups, first_row - 1), 1.0)
-        np.add.at(correction, locator.after(groups, stop_time - 1), -1.0)
+    np.add.at(correction, locator.after(groups, first_row[late] - 1), 1.0)
+    np.add.at(correction, locator.after(groups, stop_time - 1), -1.0)
     return np.cumsum(correction)[working.batch_positions]
