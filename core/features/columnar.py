@@ -64,7 +64,7 @@ class ColumnarFeatureEngine:
         self._plan: ComputationPlan = compile_plan(feature_set)
         self._log = ArrivalLog(matches_labels=bool(self._plan.label_entities))
         self._retained = [
-            RetainedEvents(plan.horizon_ns, len(plan.sources)) for plan in self._plan.entities
+            RetainedEvents(plan.horizon_ns, len(_value_slots(plan))) for plan in self._plan.entities
         ]
         self._last_timestamp_ns: int | None = None
         self.statistics = StreamStatistics()
@@ -170,11 +170,11 @@ class ColumnarFeatureEngine:
     def _source_values(
         self, plan: EntityPlan, transactions: TransactionTable, ids: Int64Array
     ) -> FloatArray:
-        """Return the batch's value per source slot; the label slot is filled later."""
-        values = np.zeros((len(plan.sources), len(ids)))
-        for slot, source in enumerate(plan.sources):
-            if slot == plan.label_slot:
-                continue
+        """Return the batch's values of the plan's value sources (every source slot but
+        the label's), one row per slot in slot order."""
+        values = np.zeros((len(_value_slots(plan)), len(ids)))
+        for index, slot in enumerate(_value_slots(plan)):
+            source = plan.sources[slot]
             column = np.asarray(transactions.column(source), dtype=np.float64)
             bad = np.flatnonzero(~np.isfinite(column))
             if len(bad):
@@ -184,7 +184,7 @@ class ColumnarFeatureEngine:
                     f"{column[row]!r}; window aggregates need finite numbers; the batch was "
                     "not added"
                 )
-            values[slot] = column
+            values[index] = column
         return values
 
     def _forget_unreachable_transactions(self) -> None:
@@ -207,10 +207,16 @@ def _write_entity(
     ``order`` maps the working set's batch events, sorted by key, to rows.
     """
     locator = _Locator(log, working, row_times, order)
+    slot_values = [np.empty(0)] * len(plan.sources)
+    for row, slot in enumerate(_value_slots(plan)):
+        slot_values[slot] = working.values[row]
     if plan.label_slot is not None:
-        working.values[plan.label_slot] = log.fraud[working.sequence - log.base]
+        slot_values[plan.label_slot] = log.fraud[working.sequence - log.base].astype(np.float64)
         pending = _PendingFrauds.find(log, working, int(row_times[0]))
-    prefixes = [_prefix_sums(plan, slot, working) for slot in range(len(plan.sources))]
+    prefixes = [
+        _prefix_sums(plan, slot, values, working.group_bounds)
+        for slot, values in enumerate(slot_values)
+    ]
     groups = working.batch_groups
     for window in plan.windows:
         upper = (
@@ -229,10 +235,17 @@ def _write_entity(
             sums[plan.label_slot] = sums[plan.label_slot] - _unrevealed_frauds(
                 window, pending, locator, working
             )
-        write_window_outputs(window, WindowBounds(lower, upper), working.values, sums, order, out)
+        write_window_outputs(window, WindowBounds(lower, upper), slot_values, sums, order, out)
 
 
-def _prefix_sums(plan: EntityPlan, slot: int, working: WorkingSet) -> tuple[FloatArray, bool]:
+def _value_slots(plan: EntityPlan) -> list[int]:
+    """Return the source slots that read a transaction field, not the fraud label."""
+    return [slot for slot in range(len(plan.sources)) if slot != plan.label_slot]
+
+
+def _prefix_sums(
+    plan: EntityPlan, slot: int, values: FloatArray, group_bounds: Int64Array
+) -> tuple[FloatArray, bool]:
     """Return the slot's prefix sums over the working set and whether they restart per
     group.
 
@@ -240,10 +253,9 @@ def _prefix_sums(plan: EntityPlan, slot: int, working: WorkingSet) -> tuple[Floa
     needs no restart. Source values get prefix sums that restart per key, as in
     batch.py.
     """
-    values = working.values[slot]
     if slot == plan.label_slot:
         return np.concatenate(([0.0], np.cumsum(values))), False
-    return grouped_prefix_sums(values, working.group_bounds), True
+    return grouped_prefix_sums(values, group_bounds), True
 
 
 class _Locator:

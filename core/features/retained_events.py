@@ -146,8 +146,8 @@ class ArrivalLog:
 
 @dataclass(frozen=True)
 class SortedRun:
-    """Events of one entity sorted by ``(key, sequence)``; ``values[slot]`` is the
-    slot's source value per event."""
+    """Events of one entity sorted by ``(key, sequence)``; ``values`` has one row per
+    value source (every source slot but the fraud label's), in slot order."""
 
     keys: KeyArray
     sequence: Int64Array
@@ -245,7 +245,8 @@ class WorkingSet:
     Group g contains the events of the batch's g-th smallest key, from
     ``group_bounds[g]`` to ``group_bounds[g + 1]``. ``batch_positions`` gives each
     batch event's position in the set, in the batch's sorted order, and
-    ``batch_groups`` its group.
+    ``batch_groups`` its group. ``values`` has one row per value source, as in
+    ``SortedRun``.
     """
 
     group_bounds: Int64Array
@@ -258,10 +259,10 @@ class WorkingSet:
 class RetainedEvents:
     """One entity's events that a future window may still reach, as sorted runs."""
 
-    def __init__(self, horizon_ns: int, source_count: int) -> None:
+    def __init__(self, horizon_ns: int, value_count: int) -> None:
         self.horizon_ns = horizon_ns
-        self._main = _empty_run(source_count)
-        self._recent = _empty_run(source_count)
+        self._main = _empty_run(value_count)
+        self._recent = _empty_run(value_count)
 
     def __len__(self) -> int:
         return len(self._main) + len(self._recent)
@@ -280,15 +281,15 @@ class RetainedEvents:
     def working_set(self, batch: SortedRun) -> WorkingSet:
         """Gather, per key of the sorted ``batch``, its retained events then its new
         ones."""
-        starts = np.flatnonzero(np.r_[True, batch.keys[1:] != batch.keys[:-1]])
+        starts = np.flatnonzero(np.concatenate(([True], batch.keys[1:] != batch.keys[:-1])))
         keys = batch.keys[starts]
-        batch_counts = np.diff(np.r_[starts, len(batch)]).astype(np.int64)
+        batch_counts = np.diff(np.append(starts, len(batch))).astype(np.int64)
         slices = []
         for run in self.runs:
             low, counts = run.key_ranges(keys)
             slices.append((run, low, counts))
         lengths = batch_counts + sum((counts for _, _, counts in slices), np.zeros_like(starts))
-        group_bounds = np.r_[0, np.cumsum(lengths)].astype(np.int64)
+        group_bounds = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
         size = int(group_bounds[-1])
         sequence = np.empty(size, dtype=np.int64)
         values = np.empty((len(batch.values), size))
@@ -316,9 +317,9 @@ class RetainedEvents:
             self._recent = _empty_run(len(batch.values))
 
 
-def _empty_run(source_count: int) -> SortedRun:
+def _empty_run(value_count: int) -> SortedRun:
     empty = np.empty(0, dtype=np.int64)
-    return SortedRun(empty, empty, empty, np.empty((source_count, 0)))
+    return SortedRun(empty, empty, empty, np.empty((value_count, 0)))
 
 
 def concatenated_ranges(starts: Int64Array, lengths: Int64Array) -> Int64Array:
