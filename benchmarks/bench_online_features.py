@@ -13,10 +13,11 @@ then go to Redis as well: each event's per-entity values are written through the
 online store, one Lua call per ``--batch`` events.
 
 Micro-batches: the same events go through ``ColumnarFeatureEngine`` in batches of
-each ``--micro-batch`` size, ``--repeats`` times with a fresh engine. It reports the
-median events per second over the repeats, the median and p99 time per batch over all
-batches, and the ratio against the per-event engine's in-memory rate (median of the
-same number of repeats) from the same run.
+each ``--micro-batch`` size, with a fresh engine per pass. Each of ``--repeats``
+rounds makes one in-memory pass of the per-event engine and then one pass per batch
+size, so a round's ratio compares passes under the same load. The report gives
+medians over the rounds (events per second, ratio to the per-event pass) and the
+median and p99 time per batch over all batches.
 
 Run from the repository root with Redis on 127.0.0.1:6379:
 
@@ -157,19 +158,71 @@ def load_events(count: int, seed: int) -> tuple[list[Transaction], str]:
     return events, "synthetic transactions"
 
 
-def bench_streaming(
-    client: redis.Redis, events: list[Transaction], batch: int, repeats: int
-) -> dict[str, float]:
-    features = handbook_feature_set()
-    rates = []
-    for _ in range(repeats):
-        engine = StreamingFeatureEngine(features, InMemoryFeatureStateStore())
-        start = time.perf_counter()
-        for event in events:
-            engine.observe_transaction(event)
-        rates.append(len(events) / (time.perf_counter() - start))
-    memory_rate = statistics.median(rates)
+def per_event_rate(events: list[Transaction]) -> float:
+    """Return events per second of one in-memory pass of the per-event engine."""
+    engine = StreamingFeatureEngine(handbook_feature_set(), InMemoryFeatureStateStore())
+    start = time.perf_counter()
+    for event in events:
+        engine.observe_transaction(event)
+    return len(events) / (time.perf_counter() - start)
 
+
+def micro_batch_pass(tables: list[TransactionTable]) -> list[float]:
+    """Return the seconds of each batch of one pass of a fresh micro-batch engine."""
+    engine = ColumnarFeatureEngine(handbook_feature_set())
+    seconds = []
+    for table in tables:
+        start = time.perf_counter()
+        engine.observe_batch(table)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def bench_in_memory(events: list[Transaction], sizes: list[int], repeats: int) -> dict[str, object]:
+    """Alternate per-event and micro-batch passes, so that each repeat's ratio compares
+    passes made under the same load."""
+    columns = event_columns(events)
+    tables = {
+        size: [
+            TransactionTable(
+                {name: values[start : start + size] for name, values in columns.items()}
+            )
+            for start in range(0, len(events), size)
+        ]
+        for size in sizes
+    }
+    per_event: list[float] = []
+    rates: dict[int, list[float]] = {size: [] for size in sizes}
+    ratios: dict[int, list[float]] = {size: [] for size in sizes}
+    batch_seconds: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(repeats):
+        per_event.append(per_event_rate(events))
+        for size in sizes:
+            seconds = micro_batch_pass(tables[size])
+            rate = len(events) / sum(seconds)
+            rates[size].append(rate)
+            ratios[size].append(rate / per_event[-1])
+            batch_seconds[size].extend(seconds)
+    return {
+        "memory_events_per_s": statistics.median(per_event),
+        "micro_batches": [
+            {
+                "batch_size": size,
+                "events_per_s": statistics.median(rates[size]),
+                **{
+                    f"batch_{name}": value
+                    for name, value in percentiles(batch_seconds[size]).items()
+                },
+                "ratio_to_per_event": statistics.median(ratios[size]),
+            }
+            for size in sizes
+        ],
+    }
+
+
+def bench_redis_streaming(client: redis.Redis, events: list[Transaction], batch: int) -> float:
+    """Return events per second of the per-event engine writing to Redis."""
+    features = handbook_feature_set()
     prefix = f"bench-stream-{uuid.uuid4().hex[:8]}"
     store = RedisOnlineFeatureStore(client, prefix)
     materializer = FeatureMaterializer(features)
@@ -186,7 +239,7 @@ def bench_streaming(
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1_000))
     for begin in range(0, len(keys), 1_000):
         client.delete(*keys[begin : begin + 1_000])
-    return {"memory_events_per_s": memory_rate, "redis_events_per_s": redis_rate}
+    return redis_rate
 
 
 def event_columns(events: list[Transaction]) -> dict[str, np.ndarray]:
@@ -196,34 +249,6 @@ def event_columns(events: list[Transaction]) -> dict[str, np.ndarray]:
         "customer_id": np.array([e.customer_id for e in events], dtype=np.int64),
         "terminal_id": np.array([e.terminal_id for e in events], dtype=np.int64),
         "amount": np.array([e.amount for e in events], dtype=np.float64),
-    }
-
-
-def bench_micro_batches(
-    events: list[Transaction], size: int, repeats: int, per_event_rate: float
-) -> dict[str, float]:
-    columns = event_columns(events)
-    tables = [
-        TransactionTable({name: values[start : start + size] for name, values in columns.items()})
-        for start in range(0, len(events), size)
-    ]
-    rates, batch_seconds = [], []
-    for _ in range(repeats):
-        engine = ColumnarFeatureEngine(handbook_feature_set())
-        total = 0.0
-        for table in tables:
-            start = time.perf_counter()
-            engine.observe_batch(table)
-            elapsed = time.perf_counter() - start
-            batch_seconds.append(elapsed)
-            total += elapsed
-        rates.append(len(events) / total)
-    rate = statistics.median(rates)
-    return {
-        "batch_size": size,
-        "events_per_s": rate,
-        **{f"batch_{name}": value for name, value in percentiles(batch_seconds).items()},
-        "ratio_to_per_event": rate / per_event_rate,
     }
 
 
@@ -248,22 +273,19 @@ def main() -> None:
     client = redis.Redis.from_url(arguments.redis_url)
     client.ping()
     events, source = load_events(arguments.events, arguments.seed)
-    streaming = bench_streaming(client, events, arguments.batch, arguments.repeats)
-    micro_batches = [
-        bench_micro_batches(
-            events, size, arguments.repeats, float(streaming["memory_events_per_s"])
-        )
-        for size in arguments.micro_batch
-    ]
+    load_before_streaming = [round(value, 2) for value in os.getloadavg()]
+    in_memory = bench_in_memory(events, arguments.micro_batch, arguments.repeats)
+    redis_rate = bench_redis_streaming(client, events, arguments.batch)
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, redis-py {redis.__version__}",
         "redis_server": client.info("server")["redis_version"],
         "online_reads": bench_reads(client, arguments.keys, arguments.calls, arguments.seed),
         "streaming": {"events": len(events), "source": source, "repeats": arguments.repeats}
-        | streaming
-        | {"micro_batches": micro_batches},
-        "load_average": [round(value, 2) for value in os.getloadavg()],
+        | {"redis_events_per_s": redis_rate}
+        | in_memory,
+        "load_average_before_streaming": load_before_streaming,
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
     }
     print(json.dumps(report, indent=2))
 
