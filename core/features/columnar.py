@@ -99,14 +99,14 @@ class ColumnarFeatureEngine:
             np.asarray(transactions.column(plan.entity.join_key)) for plan in self._plan.entities
         ]
         out = np.full((len(ids), len(self._plan.names)), np.nan)
-        if len(ids) == 0:
-            return out
 
         first = self._log.append(ids, times)
         sequence = np.arange(first, first + len(ids), dtype=np.int64)
         if labels is not None:
             self.statistics.labels += len(labels.transaction_id)
             self.statistics.unmatched_labels += self._log.record_labels(labels)
+        if len(ids) == 0:
+            return out
         fill_row_features(self._plan, times, out)
         latest = int(times[-1])
         for plan, retained, entity_keys, values in zip(

@@ -114,6 +114,17 @@ def test_empty_batch_returns_no_rows():
     assert values.shape == (0, 14)
 
 
+def test_labels_of_empty_batch_are_kept():
+    engine = ColumnarFeatureEngine(handbook_feature_set())
+    engine.observe_batch(_table([1], [0]))
+
+    engine.observe_batch(_table([], []), _labels([1], [1], [True]))
+    values = engine.observe_batch(_table([2], [7.5]))
+
+    assert _column(engine, values, "TERMINAL_ID_RISK_1DAY_WINDOW")[0] == 1.0
+    assert engine.statistics.unmatched_labels == 0
+
+
 def test_label_counts_from_its_reveal_time():
     """Terminal risk is delayed 7 days: a fraud on day 0 is in the 1-day window of rows
     from day 7 to day 8."""
