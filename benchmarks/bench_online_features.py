@@ -14,6 +14,13 @@ handbook features on in-memory state (events per second on one core). The same e
 then go to Redis as well: each event's per-entity values are written through the
 online store, one Lua call per ``--batch`` events.
 
+Micro-batches: the same events go through ``ColumnarFeatureEngine`` in batches of
+each ``--micro-batch`` size, with a fresh engine per pass. Each of ``--repeats``
+rounds makes one in-memory pass of the per-event engine and then one pass per batch
+size, so a round's ratio compares passes under the same load. The report gives
+medians over the rounds (events per second, ratio to the per-event pass) and the
+median and p99 time per batch over all batches.
+
 Run from the repository root with Redis on 127.0.0.1:6379:
 
     python benchmarks/bench_online_features.py
@@ -36,6 +43,8 @@ import redis
 
 from twinbank.adapters.memory import InMemoryFeatureStateStore
 from twinbank.adapters.redis.online_store import RedisOnlineFeatureStore
+from twinbank.core.features.batch import TransactionTable
+from twinbank.core.features.columnar import ColumnarFeatureEngine
 from twinbank.core.features.definitions import (
     Aggregation,
     Entity,
@@ -154,14 +163,71 @@ def load_events(count: int, seed: int) -> tuple[list[Transaction], str]:
     return events, "synthetic transactions"
 
 
-def bench_streaming(client: redis.Redis, events: list[Transaction], batch: int) -> dict[str, float]:
-    features = handbook_feature_set()
-    engine = StreamingFeatureEngine(features, InMemoryFeatureStateStore())
+def per_event_rate(events: list[Transaction]) -> float:
+    """Return events per second of one in-memory pass of the per-event engine."""
+    engine = StreamingFeatureEngine(handbook_feature_set(), InMemoryFeatureStateStore())
     start = time.perf_counter()
     for event in events:
         engine.observe_transaction(event)
-    memory_rate = len(events) / (time.perf_counter() - start)
+    return len(events) / (time.perf_counter() - start)
 
+
+def micro_batch_pass(tables: list[TransactionTable]) -> list[float]:
+    """Return the seconds of each batch of one pass of a fresh micro-batch engine."""
+    engine = ColumnarFeatureEngine(handbook_feature_set())
+    seconds = []
+    for table in tables:
+        start = time.perf_counter()
+        engine.observe_batch(table)
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def bench_in_memory(events: list[Transaction], sizes: list[int], repeats: int) -> dict[str, object]:
+    """Alternate per-event and micro-batch passes, so that each repeat's ratio compares
+    passes made under the same load."""
+    columns = event_columns(events)
+    tables = {
+        size: [
+            TransactionTable(
+                {name: values[start : start + size] for name, values in columns.items()}
+            )
+            for start in range(0, len(events), size)
+        ]
+        for size in sizes
+    }
+    per_event: list[float] = []
+    rates: dict[int, list[float]] = {size: [] for size in sizes}
+    ratios: dict[int, list[float]] = {size: [] for size in sizes}
+    batch_seconds: dict[int, list[float]] = {size: [] for size in sizes}
+    for _ in range(repeats):
+        per_event.append(per_event_rate(events))
+        for size in sizes:
+            seconds = micro_batch_pass(tables[size])
+            rate = len(events) / sum(seconds)
+            rates[size].append(rate)
+            ratios[size].append(rate / per_event[-1])
+            batch_seconds[size].extend(seconds)
+    return {
+        "memory_events_per_s": statistics.median(per_event),
+        "micro_batches": [
+            {
+                "batch_size": size,
+                "events_per_s": statistics.median(rates[size]),
+                **{
+                    f"batch_{name}": value
+                    for name, value in percentiles(batch_seconds[size]).items()
+                },
+                "ratio_to_per_event": statistics.median(ratios[size]),
+            }
+            for size in sizes
+        ],
+    }
+
+
+def bench_redis_streaming(client: redis.Redis, events: list[Transaction], batch: int) -> float:
+    """Return events per second of the per-event engine writing to Redis."""
+    features = handbook_feature_set()
     prefix = f"bench-stream-{uuid.uuid4().hex[:8]}"
     store = RedisOnlineFeatureStore(client, prefix)
     materializer = FeatureMaterializer(features)
@@ -178,7 +244,17 @@ def bench_streaming(client: redis.Redis, events: list[Transaction], batch: int) 
     keys = list(client.scan_iter(match=f"{prefix}:*", count=1_000))
     for begin in range(0, len(keys), 1_000):
         client.delete(*keys[begin : begin + 1_000])
-    return {"memory_events_per_s": memory_rate, "redis_events_per_s": redis_rate}
+    return redis_rate
+
+
+def event_columns(events: list[Transaction]) -> dict[str, np.ndarray]:
+    return {
+        "transaction_id": np.array([e.transaction_id for e in events], dtype=np.int64),
+        "timestamp_ns": np.array([e.timestamp_ns for e in events], dtype=np.int64),
+        "customer_id": np.array([e.customer_id for e in events], dtype=np.int64),
+        "terminal_id": np.array([e.terminal_id for e in events], dtype=np.int64),
+        "amount": np.array([e.amount for e in events], dtype=np.float64),
+    }
 
 
 def main() -> None:
@@ -188,19 +264,33 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5_000, help="reads timed per shape")
     parser.add_argument("--events", type=int, default=100_000, help="streamed events")
     parser.add_argument("--batch", type=int, default=500, help="events per Redis write")
+    parser.add_argument(
+        "--micro-batch",
+        type=int,
+        nargs="+",
+        default=[1_000, 10_000],
+        help="transactions per ColumnarFeatureEngine batch; one row per size",
+    )
+    parser.add_argument("--repeats", type=int, default=5, help="in-memory passes per path")
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
 
     client = redis.Redis.from_url(arguments.redis_url)
     client.ping()
     events, source = load_events(arguments.events, arguments.seed)
+    load_before_streaming = [round(value, 2) for value in os.getloadavg()]
+    in_memory = bench_in_memory(events, arguments.micro_batch, arguments.repeats)
+    redis_rate = bench_redis_streaming(client, events, arguments.batch)
     report = {
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, redis-py {redis.__version__}",
         "redis_server": client.info("server")["redis_version"],
         "online_reads": bench_reads(client, arguments.keys, arguments.calls, arguments.seed),
-        "streaming": {"events": len(events), "source": source}
-        | bench_streaming(client, events, arguments.batch),
+        "streaming": {"events": len(events), "source": source, "repeats": arguments.repeats}
+        | {"redis_events_per_s": redis_rate}
+        | in_memory,
+        "load_average_before_streaming": load_before_streaming,
+        "load_average_at_end": [round(value, 2) for value in os.getloadavg()],
     }
     print(json.dumps(report, indent=2))
 

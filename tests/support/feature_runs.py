@@ -9,6 +9,7 @@ import numpy as np
 
 from twinbank.adapters.memory import InMemoryFeatureStateStore
 from twinbank.core.features.batch import LabelTable, TransactionTable, compute_batch
+from twinbank.core.features.columnar import ColumnarFeatureEngine
 from twinbank.core.features.definitions import FeatureSet
 from twinbank.core.features.streaming import StreamingFeatureEngine
 from twinbank.core.transactions import FraudLabel, Transaction
@@ -40,8 +41,41 @@ def stream_values(feature_set: FeatureSet, history: EventHistory) -> np.ndarray:
 
 def batch_values(feature_set: FeatureSet, history: EventHistory) -> np.ndarray:
     """Compute the whole table at once, with arrival order as the sequence column."""
-    transactions = history.transactions
-    table = TransactionTable(
+    return compute_batch(
+        feature_set, transaction_table(history.transactions), label_table(history.labels)
+    )
+
+
+def columnar_values(
+    feature_set: FeatureSet, history: EventHistory, batch_sizes: Sequence[int]
+) -> np.ndarray:
+    """Feed the micro-batch engine batches of the given sizes, cycling through them.
+
+    Each label goes with the batch that contains the first transaction at or after its
+    reveal time (the last batch when there is none), as a stream would deliver it.
+    """
+    engine = ColumnarFeatureEngine(feature_set)
+    transactions = list(history.transactions)
+    bounds = [0]
+    while bounds[-1] < len(transactions):
+        bounds.append(bounds[-1] + batch_sizes[(len(bounds) - 1) % len(batch_sizes)])
+    times = np.array([t.timestamp_ns for t in transactions], dtype=np.int64)
+    batch_of_row = np.searchsorted(np.array(bounds[1:]), np.arange(len(transactions)), "right")
+    labels_by_batch: list[list[FraudLabel]] = [[] for _ in bounds[1:]]
+    for label in history.labels:
+        row = int(np.searchsorted(times, label.revealed_at_ns, side="left"))
+        batch = int(batch_of_row[row]) if row < len(transactions) else len(bounds) - 2
+        labels_by_batch[batch].append(label)
+    rows = [
+        engine.observe_batch(transaction_table(transactions[start:stop]), label_table(labels))
+        for start, stop, labels in zip(bounds[:-1], bounds[1:], labels_by_batch, strict=True)
+    ]
+    return np.vstack(rows) if rows else np.empty((0, len(feature_set.names)))
+
+
+def transaction_table(transactions: Sequence[Transaction]) -> TransactionTable:
+    """Return the transactions as columns, with arrival order as the sequence column."""
+    return TransactionTable(
         {
             "transaction_id": np.array([t.transaction_id for t in transactions], dtype=np.int64),
             "timestamp_ns": np.array([t.timestamp_ns for t in transactions], dtype=np.int64),
@@ -51,12 +85,14 @@ def batch_values(feature_set: FeatureSet, history: EventHistory) -> np.ndarray:
             "sequence": np.arange(len(transactions), dtype=np.int64),
         }
     )
-    labels = LabelTable(
-        np.array([label.transaction_id for label in history.labels], dtype=np.int64),
-        np.array([label.revealed_at_ns for label in history.labels], dtype=np.int64),
-        np.array([label.is_fraud for label in history.labels], dtype=np.bool_),
+
+
+def label_table(labels: Sequence[FraudLabel]) -> LabelTable:
+    return LabelTable(
+        np.array([label.transaction_id for label in labels], dtype=np.int64),
+        np.array([label.revealed_at_ns for label in labels], dtype=np.int64),
+        np.array([label.is_fraud for label in labels], dtype=np.bool_),
     )
-    return compute_batch(feature_set, table, labels)
 
 
 def assert_same_values(stream: np.ndarray, batch: np.ndarray, names: Sequence[str]) -> None:
