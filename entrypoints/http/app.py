@@ -463,11 +463,10 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
         return await online_response(body)
 
     async def online_response(body: OnlineFeaturesRequest) -> Response:
-        # One MGET, run on the event loop: cheaper than a hop to the thread pool.
+        # Concurrent reads share a store round trip, run on the event loop: cheaper
+        # than a hop to the thread pool.
         try:
-            rows = services.online.get_online_features(
-                body.entity, body.keys, body.features, services.clock.now_ns()
-            )
+            rows = await services.online_reads.read(body.entity, body.keys, body.features)
         except (UnknownEntity, UnknownFeature) as error:
             raise _feature_errors(error) from None
         except Exception as error:
