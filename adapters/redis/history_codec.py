@@ -80,7 +80,7 @@ def decode_history(data: bytes, plan: EntityPlan) -> EntityHistory:
         for slot in range(sources):
             floats = array("d")
             floats.frombytes(data[position : position + width])
-            history.columns[slot] = [_exact(value) for value in floats]
+            history.columns[slot] = _exact_column(floats)
             position += width
         for state in history.windows:
             state.left, state.right, state.count = _WINDOW.unpack_from(data, position)
@@ -142,6 +142,14 @@ def _exact(value: float) -> int:
             _UNITS.clear()
         cached = _UNITS[value] = _compute_exact(value)
     return cached
+
+
+def _exact_column(floats: array[float]) -> list[int]:
+    """Return the exact values of a stored column, from the memo when all are in it."""
+    try:
+        return list(map(_UNITS.__getitem__, floats))
+    except KeyError:
+        return [_exact(value) for value in floats]
 
 
 def _compute_double(units: int) -> float:

@@ -23,6 +23,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyHeader
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -57,6 +58,7 @@ from twinbank.core.transactions import Transaction
 
 from .auth import API_KEY_HEADER, Principal
 from .decider import Decided, TransactionConflict
+from .hot_routes import HotRoute, HotRoutes
 from .metrics import MetricsMiddleware
 from .schemas import (
     ACTIONS_WITH_REASON,
@@ -144,7 +146,9 @@ def refusal_response(error: GovernanceRefusal) -> Response:
 def _require(services: ServingServices, scope: Scope) -> Callable[..., Principal]:
     """Return a dependency that admits keys holding ``scope``."""
 
-    def admitted(
+    # A coroutine, so that FastAPI calls it on the event loop: a plain function would
+    # cost a hop to the thread pool on every request for a digest and a set lookup.
+    async def admitted(
         key: Annotated[str | None, Security(APIKeyHeader(name=API_KEY_HEADER, auto_error=False))],
     ) -> Principal:
         principal = services.keys.authenticate(key)
@@ -314,8 +318,11 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
             f"reads and model governance. Send an API key in the {API_KEY_HEADER} header."
         ),
         lifespan=lifespan,
+        # The service traces decisions with its own provider (telemetry settings) and
+        # never installs a global one, so FastAPI's native instrumentation, which
+        # follows the global providers, would only check for them on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
-    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
 
     decide_key = Depends(_require(services, Scope.DECIDE))
     read_key = Depends(_require(services, Scope.READ))
@@ -423,6 +430,9 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
         summary="Decide a card transaction",
     )
     async def decide(body: TransactionRequest, _: Principal = decide_key) -> Response:
+        return await decision_response(body)
+
+    async def decision_response(body: TransactionRequest) -> Response:
         transaction = Transaction(
             transaction_id=body.transaction_id,
             timestamp_ns=body.timestamp_ns,
@@ -450,11 +460,13 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
         summary="Read served feature values of entity keys",
     )
     async def online_features(body: OnlineFeaturesRequest, _: Principal = read_key) -> Response:
-        # One MGET, run on the event loop: cheaper than a hop to the thread pool.
+        return await online_response(body)
+
+    async def online_response(body: OnlineFeaturesRequest) -> Response:
+        # Concurrent reads share a store round trip, run on the event loop: cheaper
+        # than a hop to the thread pool.
         try:
-            rows = services.online.get_online_features(
-                body.entity, body.keys, body.features, services.clock.now_ns()
-            )
+            rows = await services.online_reads.read(body.entity, body.keys, body.features)
         except (UnknownEntity, UnknownFeature) as error:
             raise _feature_errors(error) from None
         except Exception as error:
@@ -630,7 +642,28 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
         services.refresh_gauges()
         return Response(generate_latest(services.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    app.add_middleware(
+        HotRoutes,
+        routes={
+            "/v1/decisions": HotRoute(
+                TransactionRequest, Scope.DECIDE, decision_response, _route(app, decide)
+            ),
+            "/v1/features/online": HotRoute(
+                OnlineFeaturesRequest, Scope.READ, online_response, _route(app, online_features)
+            ),
+        },
+        keys=services.keys,
+        errors={TransactionConflict: conflict, StarletteHTTPException: http_error},
+    )
+    # Added last, so it runs outermost and counts the requests HotRoutes answers too.
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     return app
+
+
+def _route(app: FastAPI, endpoint: Callable[..., Any]) -> APIRoute:
+    return next(
+        route for route in app.routes if isinstance(route, APIRoute) and route.endpoint is endpoint
+    )
 
 
 __all__ = ["DependencyCheck", "create_app"]

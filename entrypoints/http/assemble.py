@@ -23,6 +23,7 @@ from twinbank.entrypoints.worker.runner import WorkerSettings
 from .auth import ApiKeyRegistry
 from .decider import DecisionBatcher, DecisionPipeline, MemoryStateReader, ServingFeatures
 from .metrics import ServiceMetrics
+from .online_reads import OnlineReadBatcher
 from .schemas import PolicyInfo, ServedModel
 from .services import BackgroundWork, ServingServices
 from .settings import GovernanceGate, ServeSettings
@@ -203,10 +204,12 @@ def build_serving_services(
         serving.audit_forwarder(journal),
         serving.events_forwarder(journal),
     ]
+    online = OnlineFeatureService(serving.online_store_reader(), feature_set)
     return ServingServices(
         settings=settings,
         pipeline=pipeline,
-        online=OnlineFeatureService(serving.online_store_reader(), feature_set),
+        online=online,
+        online_reads=OnlineReadBatcher(online, clock),
         online_store=serving.online_store_reader(),
         state_reader=reader,
         governance=governance,

@@ -90,6 +90,9 @@ class MetricsMiddleware:
     def __init__(self, app: ASGIApp, metrics: ServiceMetrics) -> None:
         self._app = app
         self._metrics = metrics
+        # Labelled children by (route, method, status). ``labels`` takes a lock and
+        # builds a key on every call, and the set of label values is the same either way.
+        self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -109,8 +112,18 @@ class MetricsMiddleware:
         finally:
             route = scope.get("route")
             template = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
-            self._metrics.requests.labels(template, method, str(status)).inc()
-            self._metrics.request_seconds.labels(template, method).observe(
-                time.perf_counter() - started
+            counter, histogram = self._labelled(template, scope["method"], status)
+            counter.inc()
+            histogram.observe(time.perf_counter() - started)
+
+    def _labelled(self, template: str, method: str, status: int) -> tuple[Any, Any]:
+        key = (template, method, status)
+        children = self._children.get(key)
+        if children is None:
+            metrics = self._metrics
+            children = (
+                metrics.requests.labels(template, method, str(status)),
+                metrics.request_seconds.labels(template, method),
             )
+            self._children[key] = children
+        return children

@@ -17,6 +17,7 @@ from twinbank.core.ports import Clock, OnlineFeatureStore
 from .auth import ApiKeyRegistry
 from .decider import DecisionPipeline, StateReader
 from .metrics import ServiceMetrics
+from .online_reads import OnlineReadBatcher
 from .schemas import DependencyCheck, ServedModel
 from .settings import GovernanceGate, ServeSettings
 
@@ -50,6 +51,7 @@ class ServingServices:
     settings: ServeSettings
     pipeline: DecisionPipeline
     online: OnlineFeatureService
+    online_reads: OnlineReadBatcher
     online_store: OnlineFeatureStore
     state_reader: StateReader
     governance: Callable[[], GovernanceService]

@@ -83,6 +83,22 @@ def test_reused_id_with_other_content_conflicts(memory_service: ServiceProcess):
     assert "already decided" in response.json()["detail"]
 
 
+def test_both_request_paths_respond_alike(memory_service: ServiceProcess):
+    # HotRoutes serves the plain JSON content type. With a charset parameter, the
+    # request goes to the FastAPI route. The second decision is a retry of the first.
+    body = json.dumps(transaction_body(4, customer_id=404, terminal_id=404)).encode()
+    plain = {"Content-Type": "application/json"}
+    with_charset = {"Content-Type": "application/json; charset=utf-8"}
+    with memory_service.client(DECIDE_KEY) as client:
+        direct = client.post("/v1/decisions", content=body, headers=plain)
+        routed = client.post("/v1/decisions", content=body, headers=with_charset)
+
+    assert direct.status_code == 200, direct.text
+    assert routed.status_code == 200, routed.text
+    assert routed.json() == direct.json()
+    assert routed.headers["content-type"] == direct.headers["content-type"]
+
+
 def test_decisions_feed_the_embedded_worker(memory_service: ServiceProcess):
     """The second transaction of a customer sees the first one in its windows."""
     _decide(memory_service, transaction_body(10, customer_id=501, amount=10.0))
