@@ -361,9 +361,9 @@ class InventoryFilter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(None, max_length=100, description="Model name.")
+    name: str | None = Field(None, min_length=1, max_length=100, description="Model name.")
     status: ModelStatus | None = Field(None, description="Lifecycle status.")
-    owner: str | None = Field(None, max_length=200, description="Owner.")
+    owner: str | None = Field(None, min_length=1, max_length=200, description="Owner.")
     risk_tier: RiskTier | None = Field(None, description="1 (high) to 3 (low).")
 
 

@@ -81,7 +81,8 @@ def test_grouped_reads_equal_single_reads(
     store = _store()
     service = OnlineFeatureService(store, FEATURE_SET)
     expected = [
-        service.get_online_features("customer", keys, names, NOW_NS) for keys, names in requests
+        list(service.get_online_features("customer", keys, names, NOW_NS))
+        for keys, names in requests
     ]
     store.reads = 0
 

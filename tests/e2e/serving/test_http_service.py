@@ -249,6 +249,15 @@ def test_online_feature_request_errors_are_422(
     assert any(field in problem["loc"] for problem in response.json()["detail"])
 
 
+@pytest.mark.parametrize("field", ["owner", "name"])
+def test_empty_inventory_filter_is_422(memory_service: ServiceProcess, field: str):
+    with memory_service.client(READ_KEY) as client:
+        response = client.get(f"/v1/governance/models?{field}=")
+
+    assert response.status_code == 422
+    assert any(field in problem["loc"] for problem in response.json()["detail"])
+
+
 def test_served_model_is_listed(memory_service: ServiceProcess):
     with memory_service.client(READ_KEY) as client:
         (model,) = client.get("/v1/models").json()
