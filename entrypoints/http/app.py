@@ -231,6 +231,28 @@ def explanation_body(explanation: DecisionExplanation | None) -> dict[str, Any] 
     }
 
 
+def _reject_repeated_parameters(request: Request) -> None:
+    """Raise a 422 for a query parameter given more than once.
+
+    Each filter takes one value; without this check the last of several values would
+    silently win.
+    """
+    names = [name for name, _ in request.query_params.multi_items()]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        raise RequestValidationError(
+            [
+                {
+                    "type": "repeated_parameter",
+                    "loc": ("query", name),
+                    "msg": f"query parameter {name!r} is given more than once; give it once",
+                    "input": request.query_params.getlist(name),
+                }
+                for name in repeated
+            ]
+        )
+
+
 def _summary(record: ModelRecord) -> ModelSummary:
     return ModelSummary(
         model_id=record.model_id,
@@ -513,8 +535,9 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
         summary="Model inventory, filtered by every parameter given",
     )
     def inventory(
-        query: Annotated[InventoryFilter, Query()], _: Principal = read_key
+        request: Request, query: Annotated[InventoryFilter, Query()], _: Principal = read_key
     ) -> list[ModelSummary]:
+        _reject_repeated_parameters(request)
         inventory_query = InventoryQuery(**query.model_dump())
         records = governed("inventory", lambda service: service.inventory(inventory_query))
         return [_summary(record) for record in records]

@@ -258,6 +258,22 @@ def test_empty_inventory_filter_is_422(memory_service: ServiceProcess, field: st
     assert any(field in problem["loc"] for problem in response.json()["detail"])
 
 
+def test_unknown_inventory_filter_is_422(memory_service: ServiceProcess):
+    with memory_service.client(READ_KEY) as client:
+        response = client.get("/v1/governance/models?colour=red")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "colour"]
+
+
+def test_repeated_inventory_filter_is_422(memory_service: ServiceProcess):
+    with memory_service.client(READ_KEY) as client:
+        response = client.get("/v1/governance/models?owner=ann&owner=bob")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["query", "owner"]
+
+
 def test_served_model_is_listed(memory_service: ServiceProcess):
     with memory_service.client(READ_KEY) as client:
         (model,) = client.get("/v1/models").json()

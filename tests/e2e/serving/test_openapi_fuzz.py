@@ -65,6 +65,20 @@ CHECKS = [
 ]
 
 
+# Query strings lose what schemathesis' negative cases put in them: an extra parameter
+# whose value is null is not sent at all, and an object becomes repeated parameters.
+# Such a case reaches the server as a valid query, so the negative-data check reports
+# a 200 that is correct. The inventory filters' own rejections (unknown, empty and
+# repeated parameters) are tested in test_http_service.py instead.
+QUERY_ONLY = {"GET /v1/governance/models"}
+
+
+def checks_for(operation) -> list:
+    if operation.label in QUERY_ONLY:
+        return [check for check in CHECKS if check is not checks.negative_data_rejection]
+    return CHECKS
+
+
 # NOTE: schemathesis 4.32's pytest plugin (schema.parametrize) fails under pytest 9.2
 # ("'Function' object has no attribute '_nodeid'"), so the operations are driven
 # through schemathesis' Python API with hypothesis instead.
@@ -82,7 +96,9 @@ def test_api_never_fails_and_matches_its_document(api_schema, mode: GenerationMo
             database=None,
         )
         def call(case) -> None:
-            case.call_and_validate(headers={"X-API-Key": FUZZ_KEY}, checks=CHECKS)
+            case.call_and_validate(
+                headers={"X-API-Key": FUZZ_KEY}, checks=checks_for(case.operation)
+            )
 
         try:
             call()
