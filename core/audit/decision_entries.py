@@ -19,7 +19,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..decisions import DecisionRecord, StageLatency
 from ..features.vector import FeatureVector
+from ..transactions import Transaction
 from .chain import AuditEntry
 from .pseudonyms import Pseudonymiser
 
@@ -90,10 +92,13 @@ class DecisionEntries:
         value with no plain-data form.
         """
         feature_sets: list[FeatureSetNames] = []
-        try:
-            body = self._plain(record, feature_sets)
-        except NotAuditable as error:
-            raise error.within("record") from None
+        body = self._decision_body(record, feature_sets)
+        if body is None:
+            feature_sets = []
+            try:
+                body = self._plain(record, feature_sets)
+            except NotAuditable as error:
+                raise error.within("record") from None
         if not isinstance(body, dict) or "decision_id" not in body or "decided_at_ns" not in body:
             raise NotAuditable(
                 type(record).__name__,
@@ -113,6 +118,53 @@ class DecisionEntries:
             body_json=_ENCODER.encode(body),
         )
         return entry, feature_sets
+
+    def _decision_body(
+        self, record: object, feature_sets: list[FeatureSetNames]
+    ) -> dict[str, Any] | None:
+        """Return the plain body of a ``DecisionRecord`` of the known layout, field by
+        field, equal to what the generic walk returns; None for any other record, or
+        for a value the generic walk must name in its error.
+
+        Every replayed decision takes this path, which skips the generic walk's
+        per-field dispatch.
+        """
+        if not _KNOWN_DECISION_LAYOUT or type(record) is not DecisionRecord:
+            return None
+        transaction, latency = record.transaction, record.latency
+        if type(transaction) is not Transaction or type(latency) is not StageLatency:
+            return None
+        if type(record.features) is not FeatureVector or transaction.customer_id is None:
+            return None
+        plain = self._plain
+        try:
+            customer = plain(transaction.customer_id, feature_sets)
+            return {
+                "decision_id": plain(record.decision_id, feature_sets),
+                "transaction": {
+                    "transaction_id": plain(transaction.transaction_id, feature_sets),
+                    "timestamp_ns": plain(transaction.timestamp_ns, feature_sets),
+                    "customer_pseudonym": self._pseudonymiser.pseudonym("customer", customer),
+                    "terminal_id": plain(transaction.terminal_id, feature_sets),
+                    "amount": plain(transaction.amount, feature_sets),
+                },
+                "decided_at_ns": plain(record.decided_at_ns, feature_sets),
+                "score": plain(record.score, feature_sets),
+                "outcome": plain(record.outcome, feature_sets),
+                "reasons": self._plain_sequence(record.reasons, feature_sets),
+                "policy_version": plain(record.policy_version, feature_sets),
+                "model_version": plain(record.model_version, feature_sets),
+                "features": _plain_features(record.features, feature_sets),
+                "latency": {
+                    "features_ns": plain(latency.features_ns, feature_sets),
+                    "scoring_ns": plain(latency.scoring_ns, feature_sets),
+                    "policy_ns": plain(latency.policy_ns, feature_sets),
+                },
+                "degraded": self._plain_sequence(record.degraded, feature_sets),
+                "explanation": plain(record.explanation, feature_sets),
+            }
+        except NotAuditable:
+            return None
 
     def _plain(self, value: Any, feature_sets: list[FeatureSetNames]) -> Any:
         converter = self._converters.get(type(value))
@@ -217,6 +269,9 @@ def _plain_float(value: float, _feature_sets: list[FeatureSetNames] | None = Non
 
 def _plain_features(value: FeatureVector, feature_sets: list[FeatureSetNames]) -> dict[str, Any]:
     feature_sets.append(FeatureSetNames(value.feature_set_version, value.names))
+    finite = [float(item) for item in value.values]
+    if all(map(math.isfinite, finite)):
+        return {"feature_set_version": value.feature_set_version, "values": finite}
     values = []
     for name, item in zip(value.names, value.values, strict=True):
         try:
@@ -233,6 +288,34 @@ def _field_names(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, BaseModel):
         return tuple(type(value).model_fields)
     return None
+
+
+def _field_layout(kind: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(kind))
+
+
+# The fields that ``DecisionEntries._decision_body`` copies; a change to these classes
+# turns it off, so that the generic walk carries new fields to the audit trail.
+_KNOWN_DECISION_LAYOUT = (
+    _field_layout(DecisionRecord)
+    == (
+        "decision_id",
+        "transaction",
+        "decided_at_ns",
+        "score",
+        "outcome",
+        "reasons",
+        "policy_version",
+        "model_version",
+        "features",
+        "latency",
+        "degraded",
+        "explanation",
+    )
+    and _field_layout(Transaction)
+    == ("transaction_id", "timestamp_ns", "customer_id", "terminal_id", "amount")
+    and _field_layout(StageLatency) == ("features_ns", "scoring_ns", "policy_ns")
+)
 
 
 def _optional_str(value: Any) -> str | None:
