@@ -64,8 +64,9 @@ feature_sets = Table(
 
 def _encode_values(values: tuple[float, ...]) -> str:
     """Encode feature values as a JSON array, with null for NaN."""
-    if all(map(math.isfinite, values)):
-        return json.dumps(values)
+    if all(type(value) is float for value in values) and all(map(math.isfinite, values)):
+        # The text json.dumps writes for finite floats, without its encoder's set-up.
+        return "[" + ", ".join(map(float.__repr__, values)) + "]"
     return json.dumps([None if math.isnan(value) else value for value in values])
 
 
