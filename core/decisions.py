@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -13,6 +14,7 @@ from .transactions import Transaction
 # Decision ids are UUIDv5 in this namespace, derived from the transaction and the
 # versions that decided it, so that a retried decision gets the same id.
 DECISION_NAMESPACE = uuid.UUID("5f0c7e0a-6a8e-4d3c-9a51-2b1f3f6d9c10")
+_NAMESPACE_BYTES = DECISION_NAMESPACE.bytes
 
 
 class Outcome(StrEnum):
@@ -90,6 +92,15 @@ class DecisionRecord:
 
 
 def decision_id_for(transaction_id: int, model_version: str, policy_version: str) -> str:
-    """Return the deterministic id of a decision (see DECISION_NAMESPACE)."""
+    """Return the deterministic id of a decision (see DECISION_NAMESPACE).
+
+    The text equals ``str(uuid.uuid5(DECISION_NAMESPACE, name))``, computed without
+    building a ``uuid.UUID``: the first 16 bytes of the SHA-1 digest, with the version
+    (5) and RFC 4122 variant bits set, in 8-4-4-4-12 hexadecimal groups.
+    """
     name = f"{transaction_id}:{model_version}:{policy_version}"
-    return str(uuid.uuid5(DECISION_NAMESPACE, name))
+    digest = bytearray(hashlib.sha1(_NAMESPACE_BYTES + name.encode()).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x50
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    text = digest.hex()
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"

@@ -9,6 +9,12 @@ Two SimPy processes share one environment, which is the clock:
 * the decision process takes assessed transactions, waits up to the batching delay,
   and asks the core to decide them in one batch.
 
+Assessed transactions wait in a plain list rather than a ``simpy.Store``: the replay
+process appends to it and wakes the decision process only when that process is idle,
+so a transaction costs no SimPy event of its own beyond the wait for its timestamp.
+The decision process resumes through one event per batch, at the same point of the
+event order as a ``Store`` get would, so batches and decision times are unchanged.
+
 The twin holds no domain logic: features, scores and outcomes all come from the core
 through ``DecisionService``.
 """
@@ -90,7 +96,8 @@ class ReplayTwin:
         self._service = service
         self._settings = settings
         self._progress = progress
-        self._inbox: simpy.Store = simpy.Store(env)
+        self._inbox: list[Assessment] = []
+        self._wake: simpy.Event | None = None
         self.trace = TwinTrace()
 
     def run(self, source: Iterable[RecordedTransaction]) -> TwinTrace:
@@ -121,25 +128,33 @@ class ReplayTwin:
             wait = self._wait_until(event.timestamp_ns)
             if wait is not None:
                 yield wait
-            self._inbox.put(service.assess(event))
+            self._inbox.append(service.assess(event))
+            if self._wake is not None:
+                self._wake.succeed()
+                self._wake = None
             trace.transactions += 1
             if self._progress is not None and trace.transactions % progress_every == 0:
                 self._progress(trace.transactions)
         if self._progress is not None:
             self._progress(trace.transactions)
 
+    def _next_arrival(self) -> simpy.Event:
+        """Return the event that resumes the decision process for its next batch: one
+        already triggered when transactions wait, else one the next arrival triggers."""
+        event = self._env.event()
+        if self._inbox:
+            return event.succeed()
+        self._wake = event
+        return event
+
     def _decide(self):  # type: ignore[no-untyped-def]
         inbox = self._inbox
         settings = self._settings
         while True:
-            first: Assessment = yield inbox.get()
+            yield self._next_arrival()
             if settings.max_batch_wait_seconds > 0:
                 yield self._env.timeout(settings.max_batch_wait_seconds)
-            batch = [first]
-            waiting = inbox.items
-            take = min(len(waiting), settings.max_batch_size - 1)
-            if take:
-                batch.extend(waiting[:take])
-                del waiting[:take]
+            batch = inbox[: settings.max_batch_size]
+            del inbox[: settings.max_batch_size]
             self.trace.record(self._service.decide_assessed(batch))
             self.trace.batches += 1

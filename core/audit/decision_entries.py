@@ -19,7 +19,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..decisions import DecisionRecord, StageLatency
 from ..features.vector import FeatureVector
+from ..transactions import Transaction
+from .canonical import canonical_string
 from .chain import AuditEntry
 from .pseudonyms import Pseudonymiser
 
@@ -90,10 +93,14 @@ class DecisionEntries:
         value with no plain-data form.
         """
         feature_sets: list[FeatureSetNames] = []
-        try:
-            body = self._plain(record, feature_sets)
-        except NotAuditable as error:
-            raise error.within("record") from None
+        body = self._decision_body(record, feature_sets)
+        known_layout = body is not None
+        if body is None:
+            feature_sets = []
+            try:
+                body = self._plain(record, feature_sets)
+            except NotAuditable as error:
+                raise error.within("record") from None
         if not isinstance(body, dict) or "decision_id" not in body or "decided_at_ns" not in body:
             raise NotAuditable(
                 type(record).__name__,
@@ -110,9 +117,56 @@ class DecisionEntries:
             model_id=_optional_str(body.get("model_id")),
             model_version=_optional_str(body.get("model_version")),
             customer_pseudonym=_optional_str(customer),
-            body_json=_ENCODER.encode(body),
+            body_json=_decision_json(body) if known_layout else _ENCODER.encode(body),
         )
         return entry, feature_sets
+
+    def _decision_body(
+        self, record: object, feature_sets: list[FeatureSetNames]
+    ) -> dict[str, Any] | None:
+        """Return the plain body of a ``DecisionRecord`` of the known layout, field by
+        field, equal to what the generic walk returns; None for any other record, or
+        for a value the generic walk must name in its error.
+
+        Every replayed decision takes this path, which skips the generic walk's
+        per-field dispatch.
+        """
+        if not _KNOWN_DECISION_LAYOUT or type(record) is not DecisionRecord:
+            return None
+        transaction, latency = record.transaction, record.latency
+        if type(transaction) is not Transaction or type(latency) is not StageLatency:
+            return None
+        if type(record.features) is not FeatureVector or transaction.customer_id is None:
+            return None
+        plain = self._plain
+        try:
+            customer = plain(transaction.customer_id, feature_sets)
+            return {
+                "decision_id": plain(record.decision_id, feature_sets),
+                "transaction": {
+                    "transaction_id": plain(transaction.transaction_id, feature_sets),
+                    "timestamp_ns": plain(transaction.timestamp_ns, feature_sets),
+                    "customer_pseudonym": self._pseudonymiser.pseudonym("customer", customer),
+                    "terminal_id": plain(transaction.terminal_id, feature_sets),
+                    "amount": plain(transaction.amount, feature_sets),
+                },
+                "decided_at_ns": plain(record.decided_at_ns, feature_sets),
+                "score": plain(record.score, feature_sets),
+                "outcome": plain(record.outcome, feature_sets),
+                "reasons": self._plain_sequence(record.reasons, feature_sets),
+                "policy_version": plain(record.policy_version, feature_sets),
+                "model_version": plain(record.model_version, feature_sets),
+                "features": _plain_features(record.features, feature_sets),
+                "latency": {
+                    "features_ns": plain(latency.features_ns, feature_sets),
+                    "scoring_ns": plain(latency.scoring_ns, feature_sets),
+                    "policy_ns": plain(latency.policy_ns, feature_sets),
+                },
+                "degraded": self._plain_sequence(record.degraded, feature_sets),
+                "explanation": plain(record.explanation, feature_sets),
+            }
+        except NotAuditable:
+            return None
 
     def _plain(self, value: Any, feature_sets: list[FeatureSetNames]) -> Any:
         converter = self._converters.get(type(value))
@@ -217,6 +271,9 @@ def _plain_float(value: float, _feature_sets: list[FeatureSetNames] | None = Non
 
 def _plain_features(value: FeatureVector, feature_sets: list[FeatureSetNames]) -> dict[str, Any]:
     feature_sets.append(FeatureSetNames(value.feature_set_version, value.names))
+    finite = [float(item) for item in value.values]
+    if all(map(math.isfinite, finite)):
+        return {"feature_set_version": value.feature_set_version, "values": finite}
     values = []
     for name, item in zip(value.names, value.values, strict=True):
         try:
@@ -233,6 +290,108 @@ def _field_names(value: Any) -> tuple[str, ...] | None:
     if isinstance(value, BaseModel):
         return tuple(type(value).model_fields)
     return None
+
+
+def _decision_json(body: dict[str, Any]) -> str:
+    """Return ``_ENCODER.encode(body)`` for a body built by ``_decision_body``.
+
+    The text is assembled in sorted key order from the known layout, each value
+    encoded as the encoder would (see ``_json_value``); this avoids the encoder's
+    per-object key sorting on the hot path.
+    """
+    transaction, features, latency = body["transaction"], body["features"], body["latency"]
+    return "".join(
+        (
+            '{"decided_at_ns":',
+            _json_value(body["decided_at_ns"]),
+            ',"decision_id":',
+            _json_value(body["decision_id"]),
+            ',"degraded":',
+            _json_list(body["degraded"]),
+            ',"explanation":',
+            _json_value(body["explanation"]),
+            ',"features":{"feature_set_version":',
+            _json_value(features["feature_set_version"]),
+            ',"values":',
+            _json_list(features["values"]),
+            '},"latency":{"features_ns":',
+            _json_value(latency["features_ns"]),
+            ',"policy_ns":',
+            _json_value(latency["policy_ns"]),
+            ',"scoring_ns":',
+            _json_value(latency["scoring_ns"]),
+            '},"model_version":',
+            _json_value(body["model_version"]),
+            ',"outcome":',
+            _json_value(body["outcome"]),
+            ',"policy_version":',
+            _json_value(body["policy_version"]),
+            ',"pseudonym_key_id":',
+            _json_value(body["pseudonym_key_id"]),
+            ',"reasons":',
+            _json_list(body["reasons"]),
+            ',"score":',
+            _json_value(body["score"]),
+            ',"transaction":{"amount":',
+            _json_value(transaction["amount"]),
+            ',"customer_pseudonym":',
+            _json_value(transaction["customer_pseudonym"]),
+            ',"terminal_id":',
+            _json_value(transaction["terminal_id"]),
+            ',"timestamp_ns":',
+            _json_value(transaction["timestamp_ns"]),
+            ',"transaction_id":',
+            _json_value(transaction["transaction_id"]),
+            "}}",
+        )
+    )
+
+
+def _json_value(value: Any) -> str:
+    """Return the encoder's text of one plain value: floats and integers by ``repr``,
+    as ``json`` writes them, strings as ``canonical_string`` does."""
+    kind = type(value)
+    if value is None:
+        return "null"
+    if kind is float:
+        return float.__repr__(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is str:
+        return canonical_string(value)
+    return _ENCODER.encode(value)
+
+
+def _json_list(values: list[Any]) -> str:
+    return "[" + ",".join(map(_json_value, values)) + "]"
+
+
+def _field_layout(kind: type) -> tuple[str, ...]:
+    return tuple(field.name for field in dataclasses.fields(kind))
+
+
+# The fields that ``DecisionEntries._decision_body`` copies; a change to these classes
+# turns it off, so that the generic walk carries new fields to the audit trail.
+_KNOWN_DECISION_LAYOUT = (
+    _field_layout(DecisionRecord)
+    == (
+        "decision_id",
+        "transaction",
+        "decided_at_ns",
+        "score",
+        "outcome",
+        "reasons",
+        "policy_version",
+        "model_version",
+        "features",
+        "latency",
+        "degraded",
+        "explanation",
+    )
+    and _field_layout(Transaction)
+    == ("transaction_id", "timestamp_ns", "customer_id", "terminal_id", "amount")
+    and _field_layout(StageLatency) == ("features_ns", "scoring_ns", "policy_ns")
+)
 
 
 def _optional_str(value: Any) -> str | None:

@@ -4,12 +4,12 @@ modification, removal, insertion or reordering of a stored record is detected.""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from tests.support.audit import modified, renumbered
+from tests.support.audit import decision_entries, modified, renumbered
 from twinbank.core.audit import (
     AuditEntry,
     ChainedRecord,
@@ -20,6 +20,9 @@ from twinbank.core.audit import (
     verify_chain,
 )
 from twinbank.core.audit.canonical import canonical_string
+from twinbank.core.decisions import DecisionRecord, Outcome, StageLatency
+from twinbank.core.features.vector import FeatureVector
+from twinbank.core.transactions import Transaction
 
 plain_scalars = (
     st.none()
@@ -130,3 +133,55 @@ def test_any_single_insertion_is_detected(
     assert problem is not None
     assert problem.kind is ProblemKind.INSERTED
     assert problem.seq == index + 1
+
+
+class WalkedDecisionRecord(DecisionRecord):
+    """A DecisionRecord subclass: ``DecisionEntries`` converts it by the generic walk."""
+
+    __slots__ = ()
+
+
+finite_or_nan = st.floats(allow_infinity=False)
+decision_records = st.builds(
+    DecisionRecord,
+    decision_id=st.uuids().map(str),
+    transaction=st.builds(
+        Transaction,
+        transaction_id=st.integers(min_value=0, max_value=2**62),
+        timestamp_ns=st.integers(min_value=0, max_value=2**62),
+        customer_id=st.integers(min_value=0, max_value=2**40),
+        terminal_id=st.integers(min_value=0, max_value=2**40),
+        amount=st.floats(min_value=0, max_value=1e9),
+    ),
+    decided_at_ns=st.integers(min_value=0, max_value=2**62),
+    score=finite_or_nan,
+    outcome=st.sampled_from(Outcome),
+    reasons=st.lists(st.text(max_size=12), max_size=3).map(tuple),
+    policy_version=st.text(max_size=10),
+    model_version=st.text(max_size=10),
+    features=st.lists(finite_or_nan, min_size=1, max_size=4).map(
+        lambda values: FeatureVector(
+            tuple(f"f{index}" for index in range(len(values))), tuple(values), "fs-1"
+        )
+    ),
+    latency=st.builds(
+        StageLatency,
+        features_ns=st.integers(min_value=0, max_value=2**40),
+        scoring_ns=st.integers(min_value=0, max_value=2**40),
+        policy_ns=st.integers(min_value=0, max_value=2**40),
+    ),
+    degraded=st.lists(st.sampled_from(["feature_state", "model"]), max_size=2).map(tuple),
+)
+
+
+@given(decision_records)
+def test_decision_body_equals_the_generic_walk(record: DecisionRecord):
+    entries = decision_entries()
+    walked = WalkedDecisionRecord(
+        **{field.name: getattr(record, field.name) for field in fields(DecisionRecord)}
+    )
+    fast_entry, fast_sets = entries.entry(record)
+    walked_entry, walked_sets = entries.entry(walked)
+    assert fast_entry.body_json == walked_entry.body_json
+    assert fast_entry == walked_entry
+    assert fast_sets == walked_sets

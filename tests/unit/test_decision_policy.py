@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from twinbank.core.decisions import DecisionPolicy, InvalidPolicy, Outcome, decision_id_for
+from twinbank.core.decisions import (
+    DECISION_NAMESPACE,
+    DecisionPolicy,
+    InvalidPolicy,
+    Outcome,
+    decision_id_for,
+)
 
 
 @pytest.mark.parametrize(
@@ -46,6 +54,15 @@ def test_outcome_is_monotone_in_score(low: float, high: float):
     order = [Outcome.APPROVE, Outcome.STEP_UP, Outcome.DECLINE]
     policy = DecisionPolicy()
     assert order.index(policy.outcome_for(low)[0]) <= order.index(policy.outcome_for(high)[0])
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63), st.text(), st.text())
+def test_decision_id_is_the_uuid5_of_transaction_and_versions(
+    transaction_id: int, model_version: str, policy_version: str
+):
+    name = f"{transaction_id}:{model_version}:{policy_version}"
+    expected = str(uuid.uuid5(DECISION_NAMESPACE, name))
+    assert decision_id_for(transaction_id, model_version, policy_version) == expected
 
 
 def test_decision_id_is_deterministic_and_version_sensitive():
