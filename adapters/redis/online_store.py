@@ -10,8 +10,8 @@ is several times faster than parsing decimal text field by field.
 
 A batch of writes is one EVALSHA of a Lua script, so it is atomic and costs one round
 trip. Per field, the script replaces the stored value only when the stored event time
-is not later than the write's, then refreshes the key's expiry. Reads of several keys
-are HMGETs sent in one Lua script call.
+is not later than the write's, then refreshes the key's expiry. A read sends one
+HMGET per key in a single write to the server and reads the replies in order.
 
 NOTE: the script touches many keys in one call. Redis Cluster allows that only when
 every key hashes to the same slot, so this adapter targets a single Redis server.
@@ -34,9 +34,8 @@ from twinbank.core.ports import EntityKey
 _FIELD_DIGITS = 32
 _DOUBLE = struct.Struct(">d")
 _TIME = struct.Struct(">q")
-# The read script's reply for a field that is not stored: NOT_STORED as the time,
-# a NaN as the value.
-_ABSENT = (_TIME.pack(NOT_STORED) + _DOUBLE.pack(math.nan)).hex()
+# The stand-in for a field that is not stored: NOT_STORED as the time, NaN as the value.
+_ABSENT = (_TIME.pack(NOT_STORED) + _DOUBLE.pack(math.nan)).hex().encode()
 
 # KEYS: one hash per write. ARGV[1]: key expiry in ms (0 for none). ARGV[2]: the
 # writes as one string of newline-terminated fields: per write its field count, its
@@ -80,27 +79,6 @@ for _, key in ipairs(KEYS) do
   position = first + 2 * fields
 end
 return written
-"""
-
-# KEYS: the hashes to read. ARGV: the absent marker, then the field names. Returns
-# one HMGET reply per key, with the marker in place of each field that is not stored.
-_READ_SCRIPT = """
-local absent = ARGV[1]
-local names = {}
-for index = 2, #ARGV do
-  names[index - 1] = ARGV[index]
-end
-local replies = {}
-for index, key in ipairs(KEYS) do
-  local reply = redis.call('HMGET', key, unpack(names))
-  for field = 1, #names do
-    if not reply[field] then
-      reply[field] = absent
-    end
-  end
-  replies[index] = reply
-end
-return replies
 """
 
 
@@ -155,7 +133,6 @@ class RedisOnlineFeatureStore:
         self._prefix = prefix
         self._expiry_ms = key_ttl_ms or 0
         self._write_script = client.register_script(_WRITE_SCRIPT)
-        self._read_script = client.register_script(_READ_SCRIPT)
 
     def _key(self, entity: str, key: EntityKey) -> str:
         # The type tag keeps the int key 5 and the str key "5" apart, as in memory.
@@ -181,19 +158,35 @@ class RedisOnlineFeatureStore:
     def read(self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]) -> StoredValues:
         if not keys or not names:
             return StoredValues.empty(len(keys), names)
-        if len(keys) == 1:
-            reply = self._client.hmget(self._key(entity, keys[0]), names)
-            absent = _ABSENT.encode()
-            fields = [absent if field is None else field for field in reply]
-        else:
-            # One script call costs about half of a pipeline of HMGETs in redis-py.
-            replies = self._read_script(
-                keys=[self._key(entity, key) for key in keys], args=[_ABSENT, *names]
-            )
-            fields = list(chain.from_iterable(replies))
+        replies = self._hmget_each([self._key(entity, key).encode() for key in keys], names)
+        fields = [_ABSENT if field is None else field for field in chain.from_iterable(replies)]
         values, times = _decode(fields, entity)
         shape = (len(keys), len(names))
         return StoredValues(names, values.reshape(shape), times.reshape(shape))
+
+    def _hmget_each(self, keys: list[bytes], names: Sequence[str]) -> list[list[bytes | None]]:
+        """Send one HMGET per key in a single write and read the replies in order.
+
+        A redis-py pipeline does the same but spends several times longer in Python
+        per command, and a Lua script costs Redis about three times the HMGETs
+        themselves (1.55 ms against 0.47 ms for 100 keys of 15 fields, from
+        ``INFO commandstats``). A connection whose replies were not all read is
+        closed rather than returned to the pool.
+        """
+        tail = b"".join(b"$%d\r\n%s\r\n" % (len(name), name) for name in map(str.encode, names))
+        head = b"*%d\r\n$5\r\nHMGET\r\n" % (len(names) + 2)
+        command = b"".join(head + b"$%d\r\n%s\r\n" % (len(key), key) + tail for key in keys)
+        pool = self._client.connection_pool
+        connection = pool.get_connection()
+        try:
+            connection.send_packed_command([command])
+            replies = [connection.read_response() for _ in keys]
+        except BaseException:
+            connection.disconnect()
+            raise
+        finally:
+            pool.release(connection)
+        return replies
 
     def ping(self) -> bool:
         return bool(self._client.ping())

@@ -200,3 +200,16 @@ def test_int_and_str_keys_are_distinct(store) -> None:
     store.write([write(5, 100, a=1.0), write("5", 100, a=2.0)])
 
     assert list(store.read(CUSTOMER, [5, "5"], ["a"])) == [{"a": (1.0, 100)}, {"a": (2.0, 100)}]
+
+
+@pytest.mark.redis
+def test_redis_read_error_leaves_store_usable(real_client: tuple[redis.Redis, str]) -> None:
+    real_redis, redis_prefix = real_client
+    store = RedisOnlineFeatureStore(real_redis, redis_prefix)
+    store.write([write(1, 100, a=1.0), write(3, 100, a=3.0)])
+    real_redis.set(f"{redis_prefix}:online:{CUSTOMER}:i2", "not a hash")
+
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        store.read(CUSTOMER, [1, 2, 3], ["a"])
+
+    assert list(store.read(CUSTOMER, [3, 1], ["a"])) == [{"a": (3.0, 100)}, {"a": (1.0, 100)}]
