@@ -36,32 +36,18 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+from retrieval_data import TTL, draw, scaled_shape
 
 from twinbank.core.features.historical import EntityRows, FeatureHistoryTable, point_in_time_join
 
-DAY = 86_400 * 10**9
-HOUR = 3_600 * 10**9
-SPAN = 60 * DAY
-TTL = 7 * DAY
-
-SHAPES = {
-    "S": {"history_rows": 200_000, "keys": 5_000, "entity_rows": 17_000, "columns": 1_000},
-    "L": {"history_rows": 5_000_000, "keys": 100_000, "entity_rows": 1_000_000, "columns": 100},
-}
-
 
 def build(history_rows: int, keys: int, entity_rows: int, columns: int, seed: int):
-    generator = np.random.default_rng(seed)
-    history_keys = generator.integers(0, keys, history_rows)
-    event = generator.integers(0, SPAN, history_rows)
-    created = event + generator.integers(0, HOUR, history_rows)
-    values = generator.standard_normal((history_rows, columns))
+    data = draw(history_rows, keys, entity_rows, columns, seed)
     names = tuple(f"f{index}" for index in range(columns))
-    history = FeatureHistoryTable("customer", history_keys, event, created, names, values)
-    rows = EntityRows(
-        generator.integers(0, keys, entity_rows), generator.integers(0, SPAN, entity_rows)
+    history = FeatureHistoryTable(
+        "customer", data.history_keys, data.event_ns, data.created_ns, names, data.values
     )
-    return history, rows
+    return history, EntityRows(data.row_keys, data.row_times_ns)
 
 
 def twinbank_join(history: FeatureHistoryTable, rows: EntityRows) -> Callable[[], object]:
@@ -131,7 +117,7 @@ def measure(call: Callable[[], object], repeats: int) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="S")
+    parser.add_argument("--shape", choices=["L", "S"], default="S")
     parser.add_argument(
         "--scale", type=float, default=1.0, help="multiply the shape's row counts by this"
     )
@@ -139,9 +125,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
 
-    shape = dict(SHAPES[arguments.shape])
-    for field in ("history_rows", "keys", "entity_rows"):
-        shape[field] = max(1, round(shape[field] * arguments.scale))
+    shape = scaled_shape(arguments.shape, arguments.scale)
     history, rows = build(**shape, seed=arguments.seed)
 
     ordered = sorted_history(history)

@@ -4,9 +4,9 @@ Runs in Feast's own environment (see ``online_reads.py`` for the setup):
 
     FEAST_ENV/bin/python benchmarks/feast/historical_retrieval.py --shape S
 
-It draws the same history and entity rows as
-``benchmarks/bench_historical_retrieval.py``: the same seed and the same order of
-draws give the same numbers. It writes the history to Parquet and declares one
+It uses the same history and entity rows as
+``benchmarks/bench_historical_retrieval.py``, drawn by ``benchmarks/retrieval_data.py``
+from the same seed. It writes the history to Parquet and declares one
 feature view with a 7-day ttl and the created time as Feast's tie-break column.
 Then it times ``get_historical_features(...).to_df()`` once. The figures are the
 wall time, the process's peak resident memory, and how many of the
@@ -18,13 +18,13 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import tempfile
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from feast import Entity, FeatureStore, FeatureView, Field, FileSource, ValueType
 from feast.infra.offline_stores.dask import DaskOfflineStoreConfig
@@ -32,45 +32,32 @@ from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
 from feast.repo_config import RepoConfig
 from feast.types import Float64
 
-DAY = 86_400 * 10**9
-HOUR = 3_600 * 10**9
-SPAN = 60 * DAY
-SHAPES = {
-    "S": {"history_rows": 200_000, "keys": 5_000, "entity_rows": 17_000, "columns": 1_000},
-    "L": {"history_rows": 5_000_000, "keys": 100_000, "entity_rows": 1_000_000, "columns": 100},
-}
+# The synthetic data is shared with the twinbank benchmark one folder up.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from retrieval_data import draw, scaled_shape
 
 
-def draw(history_rows: int, keys: int, entity_rows: int, columns: int, seed: int):
-    """Return the history and entity frames, drawn as the twinbank benchmark draws them."""
-    generator = np.random.default_rng(seed)
-    history_keys = generator.integers(0, keys, history_rows)
-    event = generator.integers(0, SPAN, history_rows)
-    created = event + generator.integers(0, HOUR, history_rows)
-    values = generator.standard_normal((history_rows, columns))
-    row_keys = generator.integers(0, keys, entity_rows)
-    row_times = generator.integers(0, SPAN, entity_rows)
-    history = pd.DataFrame(values, columns=[f"f{index}" for index in range(columns)])
-    history.insert(0, "customer_id", history_keys)
-    history["event_timestamp"] = pd.to_datetime(event, unit="ns", utc=True)
-    history["created"] = pd.to_datetime(created, unit="ns", utc=True)
-    rows = pd.DataFrame(
-        {"customer_id": row_keys, "event_timestamp": pd.to_datetime(row_times, unit="ns", utc=True)}
-    )
+def frames(history_rows: int, keys: int, entity_rows: int, columns: int, seed: int):
+    """Return the history and entity frames of the twinbank benchmark's data."""
+    data = draw(history_rows, keys, entity_rows, columns, seed)
+    history = pd.DataFrame(data.values, columns=[f"f{index}" for index in range(columns)])
+    history.insert(0, "customer_id", data.history_keys)
+    history["event_timestamp"] = pd.to_datetime(data.event_ns, unit="ns", utc=True)
+    history["created"] = pd.to_datetime(data.created_ns, unit="ns", utc=True)
+    moments = pd.to_datetime(data.row_times_ns, unit="ns", utc=True)
+    rows = pd.DataFrame({"customer_id": data.row_keys, "event_timestamp": moments})
     return history, rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shape", choices=sorted(SHAPES), default="S")
+    parser.add_argument("--shape", choices=["L", "S"], default="S")
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=7)
     arguments = parser.parse_args()
 
-    shape = dict(SHAPES[arguments.shape])
-    for field in ("history_rows", "keys", "entity_rows"):
-        shape[field] = max(1, round(shape[field] * arguments.scale))
-    history, rows = draw(**shape, seed=arguments.seed)
+    shape = scaled_shape(arguments.shape, arguments.scale)
+    history, rows = frames(**shape, seed=arguments.seed)
     names = [column for column in history.columns if column.startswith("f")]
 
     with tempfile.TemporaryDirectory() as directory:
