@@ -2,9 +2,9 @@
 
 Online reads: ``--keys`` entity keys with 15 features each are written through
 ``RedisOnlineFeatureStore``. Then ``OnlineFeatureService.get_online_features`` is
-called in process for 1 key and for 100 random keys, 15 features each; its answer
-holds the values, statuses and times as matrices, and a second figure adds turning
-them into one ``name -> OnlineValue`` dictionary per key. The baseline,
+called in process for 1 key and for 100 random keys, 15 features each. Its result
+keeps the values, statuses and times as matrices. A second figure adds turning them
+into one ``name -> OnlineValue`` dictionary per key. The baseline,
 timed in the same run on the same keys, is a bare redis-py ``HMGET`` (1 key) or a
 pipeline of ``HMGET`` (100 keys) without decoding, statuses or validation.
 

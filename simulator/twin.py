@@ -9,9 +9,9 @@ Two SimPy processes share one environment, which is the clock:
 * the decision process takes assessed transactions, waits up to the batching delay,
   and asks the core to decide them in one batch.
 
-Assessed transactions wait in a plain list rather than a ``simpy.Store``: the replay
-process appends to it and wakes the decision process only when that process is idle,
-so a transaction costs no SimPy event of its own beyond the wait for its timestamp.
+Assessed transactions wait in a plain list rather than a ``simpy.Store``. The replay
+process appends to it and wakes the decision process only when that process is idle.
+So a transaction costs no SimPy event of its own beyond the wait for its timestamp.
 The decision process resumes through one event per batch, at the same point of the
 event order as a ``Store`` get would, so batches and decision times are unchanged.
 

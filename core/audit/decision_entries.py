@@ -295,9 +295,9 @@ def _field_names(value: Any) -> tuple[str, ...] | None:
 def _decision_json(body: dict[str, Any]) -> str:
     """Return ``_ENCODER.encode(body)`` for a body built by ``_decision_body``.
 
-    The text is assembled in sorted key order from the known layout, each value
-    encoded as the encoder would (see ``_json_value``); this avoids the encoder's
-    per-object key sorting on the hot path.
+    The text is assembled in sorted key order from the known layout, and each value is
+    encoded as the encoder would encode it (see ``_json_value``). This skips the
+    encoder's key sorting of every object on the hot path.
     """
     transaction, features, latency = body["transaction"], body["features"], body["latency"]
     return "".join(

@@ -5,7 +5,7 @@ batch's windows as batch.py computes a whole table: each window value is a diffe
 of prefix sums, restarting per key, between two positions found by binary search. The
 prefix sums cover only the keys the batch touches, over their retained events and the
 batch's own. A batch costs one pass over those events, a copy of the recent run (see
-retained_events.py) and O(batch x log retained events) of binary searches; no row
+retained_events.py) and O(batch x log retained events) of binary searches. No row
 rescans its window.
 
 Semantics are those of ``StreamingFeatureEngine``. A batch's rows are in arrival
@@ -189,8 +189,8 @@ class ColumnarFeatureEngine:
 
     def _forget_unreachable_transactions(self) -> None:
         oldest = [retained.oldest_sequence for retained in self._retained]
-        kept = [sequence for sequence in oldest if sequence is not None]
-        self._log.forget_before(min(kept) if kept else self._log.next_sequence)
+        retained = [sequence for sequence in oldest if sequence is not None]
+        self._log.forget_before(min(retained) if retained else self._log.next_sequence)
 
 
 def _write_entity(

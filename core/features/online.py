@@ -96,7 +96,7 @@ class _RowsByKey(Sequence[dict[str, Row]]):
 
 
 class StoredValues(_RowsByKey[tuple[float | None, int]]):
-    """What an online store holds for some keys and names, as two aligned matrices.
+    """Stored values and event times of some keys and names, as two aligned matrices.
 
     Row ``i`` is the ``i``-th key read and column ``j`` the ``j``-th name.
     ``event_times_ns`` is NOT_STORED where nothing was written. ``values`` is NaN
@@ -146,9 +146,9 @@ _STATUS_BY_CODE = (ValueStatus.NOT_FOUND, ValueStatus.OUTSIDE_MAX_AGE, ValueStat
 class OnlineFeatures(_RowsByKey[OnlineValue]):
     """The result of ``get_online_features``: a value and a status per key and name.
 
-    ``values`` holds the value where the status is PRESENT and the value is not null,
-    NaN elsewhere; ``statuses`` the ValueStatus of each entry; ``event_times_ns`` the
-    stored event time, NOT_STORED where the status is NOT_FOUND. As a sequence, item
+    ``values`` is the value where the status is PRESENT and the value is not null, and
+    NaN elsewhere. ``statuses`` is the ValueStatus of each entry. ``event_times_ns`` is
+    the stored event time, NOT_STORED where the status is NOT_FOUND. As a sequence, item
     ``i`` is key ``i``'s ``name -> OnlineValue`` for every requested name.
     """
 

@@ -678,7 +678,7 @@ def create_app(services: ServingServices) -> FastAPI:  # noqa: PLR0915 (one stat
         keys=services.keys,
         errors={TransactionConflict: conflict, StarletteHTTPException: http_error},
     )
-    # Added last, so it runs outermost and counts the requests HotRoutes answers too.
+    # Added last, so it runs outermost and also counts the requests that HotRoutes serves.
     app.add_middleware(MetricsMiddleware, metrics=services.metrics)
     return app
 

@@ -28,7 +28,7 @@ def _row(
     return HistoryRow(event_id, FeatureWrite("customer", key, values, time_ns), "v1")
 
 
-def test_a_replayed_batch_adds_no_row(engine: Engine) -> None:
+def test_history_replayed_batch_adds_nothing(engine: Engine) -> None:
     history = SqlFeatureHistory(engine)
     rows = [
         _row("t:1", 7, 10, {"AMOUNT_1D": 12.5, "COUNT_1D": None}),

@@ -12,6 +12,6 @@ from twinbank.adapters.sql.decision_log import _encode_values
 
 
 @given(st.lists(st.floats(allow_infinity=False), max_size=16).map(tuple))
-def test_feature_values_encode_as_json_with_null_for_nan(values: tuple[float, ...]):
+def test_feature_values_encode_nan_as_null(values: tuple[float, ...]):
     expected = json.dumps([None if math.isnan(value) else value for value in values])
     assert _encode_values(values) == expected

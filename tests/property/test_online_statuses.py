@@ -1,8 +1,8 @@
 """Online reads give every value the status of its event time and ttl.
 
-``OnlineFeatureService`` computes statuses for a whole read at once; these tests hold
-it to a value-by-value reference on arbitrary stored values, ttls and read times, on
-the in-memory store and on the Redis store (fakeredis).
+``OnlineFeatureService`` computes statuses for a whole read at once. These tests
+compare it with a value-by-value reference on arbitrary stored values, ttls and read
+times, on the in-memory store and on the Redis store (fakeredis).
 """
 
 from __future__ import annotations

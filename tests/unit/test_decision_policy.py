@@ -57,9 +57,7 @@ def test_outcome_is_monotone_in_score(low: float, high: float):
 
 
 @given(st.integers(min_value=-(2**63), max_value=2**63), st.text(), st.text())
-def test_decision_id_is_the_uuid5_of_transaction_and_versions(
-    transaction_id: int, model_version: str, policy_version: str
-):
+def test_decision_id_equals_uuid5(transaction_id: int, model_version: str, policy_version: str):
     name = f"{transaction_id}:{model_version}:{policy_version}"
     expected = str(uuid.uuid5(DECISION_NAMESPACE, name))
     assert decision_id_for(transaction_id, model_version, policy_version) == expected
