@@ -10,12 +10,16 @@ With ``ignore_created_after`` a history row counts only from ``max(event time,
 created time)`` on, so values backfilled after ``t`` cannot leak into a training row
 even when their event time is earlier than ``t``.
 
-The join is vectorized and runs no Python loop per row. History rows and entity rows
-are sorted together by (key, time), and a running maximum of each history row's rank
-in (event time, created time, position) order gives every entity row the latest
-history row available at its time. A history already in (event time, created time)
-order, as time-ordered stores return it, needs only a stable sort by key and one
-binary search per entity row.
+The join is vectorized and runs no Python loop per row. With the history in recency
+order, (event time, created time, position), a row's position is its rank, and the
+answer for an entity row is the last position of its key before the first history
+row later than its timestamp: history positions grouped by key and entity rows
+grouped by key in time order meet in one binary search. A history in another order is
+put in recency order first, which time-ordered stores skip. With
+``ignore_created_after`` the time a row becomes visible differs from its rank, so
+history rows and entity rows are sorted together by (key, time), and a running
+maximum of each history row's rank gives every entity row the latest row available
+at its time.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from .definitions import FeatureSet
 
@@ -128,9 +133,12 @@ def latest_rows(
     created = history.created_ns
     if not ignore_created_after:
         if _in_recency_order(event, created):
-            return _latest_in_sorted_history(history, rows, history_codes, row_codes, known)
-        if _fits_doubled(event, rows.timestamps_ns):
-            return _latest_by_event_time(history, rows, history_codes, row_codes, known)
+            return _latest_in_sorted_history(event, rows, history_codes, row_codes, known)
+        order, sorted_event = _recency_order(event, created)
+        latest = _latest_in_sorted_history(
+            sorted_event, rows, history_codes[order], row_codes, known
+        )
+        return np.where(latest >= 0, order[np.maximum(latest, 0)], -1)
     available = np.maximum(event, created) if ignore_created_after else event
 
     # Rank of each history row in "latest" order: event time, created time, then
@@ -170,8 +178,22 @@ def _in_recency_order(event: Int64Array, created: Int64Array) -> bool:
     return bool(np.all(later | tied))
 
 
+def _recency_order(event: Int64Array, created: Int64Array) -> tuple[Int64Array, Int64Array]:
+    """Return the history's positions in recency order and the event times in it.
+
+    A stable sort by event time alone is enough unless rows with equal event times are
+    out of created-time order; only then does a second sort key pay its cost.
+    """
+    order = np.argsort(event, kind="stable")
+    sorted_event = event[order]
+    if not _in_recency_order(sorted_event, created[order]):
+        order = np.lexsort((created, event))
+        sorted_event = event[order]
+    return order, sorted_event
+
+
 def _latest_in_sorted_history(
-    history: FeatureHistoryTable,
+    event: Int64Array,
     rows: EntityRows,
     history_codes: Int64Array,
     row_codes: Int64Array,
@@ -179,90 +201,72 @@ def _latest_in_sorted_history(
 ) -> Int64Array:
     """Return ``latest_rows`` for a history already in recency order.
 
-    In such a history a row's position is its recency rank, and a stable sort by key
-    keeps each key's positions increasing. So ``code * (n + 1) + position`` is sorted,
-    and one binary search per entity row finds the last position of its key before
-    the first history row later than its timestamp.
+    In such a history a row's position is its recency rank, so the answer for an
+    entity row is the last position of its key before the first history row later
+    than its timestamp. History positions grouped by key (increasing within a key)
+    give the sorted values ``code * (n + 1) + position``; entity rows taken in time
+    order and grouped by key in the same way give sorted search values, so one
+    binary search in key and time order answers every entity row.
     """
-    by_key = _stable_order(history_codes)
-    stride = np.int64(len(history) + 1)
-    sorted_codes = history_codes[by_key]
-    composite = sorted_codes * stride + by_key
+    history_codes, row_codes, known = _dense_codes(history_codes, row_codes, known)
+    code_count = int(history_codes.max()) + 1
+    stride = np.int64(len(event) + 1)
+
+    by_key, key_starts = _group_by_code(history_codes, code_count)
+    group_floor = np.arange(code_count, dtype=np.int64) * stride
+    composite = np.repeat(group_floor, np.diff(key_starts)) + by_key
+
+    by_time = np.argsort(rows.timestamps_ns)
     # Number of history rows with an event time at or before each entity row.
-    visible = _sorted_search(history.event_time_ns, rows.timestamps_ns)
-    position = _sorted_search(composite, row_codes * stride + visible - 1) - 1
-    clipped = np.maximum(position, 0)
-    found = known & (position >= 0) & (sorted_codes[clipped] == row_codes)
-    return np.where(found, by_key[clipped], -1)
+    visible = np.searchsorted(event, rows.timestamps_ns[by_time], side="right")
+    codes_by_time = np.where(known, row_codes, 0)[by_time]
+    by_code, row_starts = _group_by_code(codes_by_time, code_count)
+    row_group = np.repeat(np.arange(code_count, dtype=np.int64), np.diff(row_starts))
+    slot = (
+        np.searchsorted(composite, group_floor[row_group] + visible[by_code] - 1, side="right") - 1
+    )
+    # A slot before the key's first history row belongs to another key: nothing yet.
+    found = slot >= key_starts[row_group]
+    latest = np.empty(len(rows), dtype=np.int64)
+    latest[by_time[by_code]] = np.where(found, by_key[slot], -1)
+    latest[~known] = -1
+    return latest
 
 
-def _sorted_search(haystack: Int64Array, needles: Int64Array) -> Int64Array:
-    """Return ``np.searchsorted(haystack, needles, side="right")``, searching in needle
-    order: numpy narrows each search with the previous result when needles increase,
-    which keeps large haystacks in cache."""
-    order = np.argsort(needles)
-    found = np.empty(len(needles), dtype=np.int64)
-    found[order] = np.searchsorted(haystack, needles[order], side="right")
-    return found
+def _dense_codes(
+    history_codes: Int64Array, row_codes: Int64Array, known: npt.NDArray[np.bool_]
+) -> tuple[Int64Array, Int64Array, npt.NDArray[np.bool_]]:
+    """Return codes numbered from 0 without large gaps, so that a table with one entry
+    per code stays no larger than the rows themselves."""
+    if int(history_codes.max()) < len(history_codes) + len(row_codes):
+        return history_codes, row_codes, known
+    distinct, dense = np.unique(history_codes, return_inverse=True)
+    dense_rows, inside = _codes_of(distinct, row_codes)
+    return dense.astype(np.int64).reshape(-1), dense_rows, known & inside
 
 
-def _stable_order(codes: Int64Array) -> Int64Array:
-    """Return a stable argsort of non-negative codes.
+def _group_by_code(
+    codes: Int64Array, code_count: int
+) -> tuple[npt.NDArray[np.integer], npt.NDArray[np.integer]]:
+    """Return the positions of ``codes`` grouped by code, increasing within a code (a
+    stable argsort), and where each code's group starts (``code_count + 1`` entries).
 
-    numpy sorts 16-bit integers stably with a linear-time radix sort, so codes below
-    2**32 are sorted as two 16-bit digits, low digit first; larger ones fall back to
-    the general stable sort.
+    A compressed sparse row matrix with one entry per position, in the code's row and
+    the position's column, is exactly this grouping once its column indices are sorted
+    within rows, and scipy builds it by counting, in linear time. 32-bit indices,
+    where they fit, halve the memory it moves.
     """
-    largest = int(codes.max()) if len(codes) else 0
-    if largest < 2**16:
-        return np.argsort(codes.astype(np.uint16), kind="stable")
-    if largest < 2**32:
-        by_low = np.argsort((codes & 0xFFFF).astype(np.uint16), kind="stable")
-        by_high = np.argsort((codes[by_low] >> 16).astype(np.uint16), kind="stable")
-        return by_low[by_high]
-    return np.argsort(codes, kind="stable")
-
-
-def _fits_doubled(*times: Int64Array) -> bool:
-    """Return whether ``2 * t + 1`` stays inside int64 for every time given."""
-    limit = (np.iinfo(np.int64).max - 1) // 2
-    return all(len(t) == 0 or (int(t.max()) <= limit and int(t.min()) >= -limit) for t in times)
-
-
-def _latest_by_event_time(
-    history: FeatureHistoryTable,
-    rows: EntityRows,
-    history_codes: Int64Array,
-    row_codes: Int64Array,
-    known: npt.NDArray[np.bool_],
-) -> Int64Array:
-    """Return ``latest_rows`` when rows become available at their event time.
-
-    One sort by (key, 2 * time + is entity row, created time) then puts each key's
-    history rows in recency order with every entity row after the history rows of its
-    time, so the running maximum of merged positions needs no separate recency sort.
-    """
-    history_count = len(history)
-    total = history_count + len(rows)
-    codes = np.concatenate([history_codes, row_codes])
-    doubled = np.concatenate([history.event_time_ns * 2, rows.timestamps_ns * 2 + 1])
-    created = np.concatenate([history.created_ns, np.zeros(len(rows), dtype=np.int64)])
-    merged = np.lexsort((created, doubled, codes))
-
-    stride = np.int64(total + 1)
-    merged_codes = codes[merged]
-    is_history = merged < history_count
-    keyed = merged_codes * stride + np.where(is_history, np.arange(total) + 1, 0)
-    best = np.maximum.accumulate(keyed)
-    row_slots = np.flatnonzero(~is_history)
-    latest_position = best[row_slots] - merged_codes[row_slots] * stride - 1
-
-    result = np.full(len(rows), -1, dtype=np.int64)
-    owners = merged[row_slots] - history_count
-    found = latest_position >= 0
-    result[owners[found]] = merged[latest_position[found]]
-    result[~known] = -1
-    return result
+    count = len(codes)
+    index_type = np.int32 if max(count, code_count) < 2**31 else np.int64
+    entries = sparse.csr_array(
+        (
+            np.ones(count, dtype=np.int8),
+            (codes.astype(index_type), np.arange(count, dtype=index_type)),
+        ),
+        shape=(code_count, count),
+    )
+    entries.sort_indices()
+    return entries.indices, entries.indptr
 
 
 def point_in_time_join(

@@ -94,8 +94,9 @@ def test_join_equals_reference(
 ) -> None:
     if presorted:  # in (event, created) order, as a time-ordered store returns it
         history = sorted(history, key=lambda row: (row[1], row[1] + row[2]))
-    # Keys 70,000 apart need two radix passes; keys 10**17 apart are too sparse to be
-    # their own codes, so they go through np.unique.
+    # Keys 70,000 apart are their own codes, but with gaps wider than the rows, which
+    # the grouping of a sorted history closes first; keys 10**17 apart are too sparse
+    # to be their own codes, so they go through np.unique.
     history = [(key * key_scale, *rest) for key, *rest in history]
     rows = [(key * key_scale, timestamp) for key, timestamp in rows]
     table = _history(history)
