@@ -4,9 +4,10 @@ Both sides get the same synthetic history: the shape's history rows over its key
 (``--shape``, scaled by ``--scale``), float feature columns, event times spread over
 60 days and a created time up to an hour after each event. They also get the same
 entity rows, with timestamps in the same 60 days and a ttl of 7 days. Each side runs
-``--repeats`` times. The figures are the median and the maximum wall time, and the
-peak memory that tracemalloc attributes to one more call (numpy and pandas report
-their buffers to it), measured apart so that tracing does not slow the timed runs.
+``--repeats`` times, the four calls taking turns so that load from other work falls
+on each alike. The figures are the median and the maximum wall time, and the peak
+memory that tracemalloc attributes to one more call (numpy and pandas report their
+buffers to it), measured apart so that tracing does not slow the timed runs.
 
 * ``twinbank``: ``point_in_time_join`` with full semantics: ttl, created-time
   tie-break, one row per entity row in input order, nulls kept.
@@ -94,25 +95,32 @@ def merge_asof_join(
     return run
 
 
-def measure(call: Callable[[], object], repeats: int) -> dict[str, float]:
-    seconds = []
+def measure(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict[str, float]]:
+    """Time every call ``repeats`` times, taking turns, so that a change in the
+    machine's load during the run reaches every side alike; then trace one more call
+    of each for its peak memory."""
+    seconds: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):
+        for name, call in calls.items():
+            gc.collect()
+            start = time.perf_counter()
+            result = call()
+            seconds[name].append(time.perf_counter() - start)
+            del result
+    figures = {}
+    for name, call in calls.items():
         gc.collect()
-        start = time.perf_counter()
+        tracemalloc.start()
         result = call()
-        seconds.append(time.perf_counter() - start)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
         del result
-    gc.collect()
-    tracemalloc.start()
-    result = call()
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    del result
-    return {
-        "median_s": statistics.median(seconds),
-        "max_s": max(seconds),
-        "peak_gib": peak / 2**30,
-    }
+        figures[name] = {
+            "median_s": statistics.median(seconds[name]),
+            "max_s": max(seconds[name]),
+            "peak_gib": peak / 2**30,
+        }
+    return figures
 
 
 def main() -> None:
@@ -129,14 +137,15 @@ def main() -> None:
     history, rows = build(**shape, seed=arguments.seed)
 
     ordered = sorted_history(history)
-    results = {
-        "twinbank": measure(twinbank_join(history, rows), arguments.repeats),
-        "twinbank_presorted": measure(twinbank_join(ordered, rows), arguments.repeats),
-        "merge_asof": measure(merge_asof_join(history, rows, presorted=False), arguments.repeats),
-        "merge_asof_presorted": measure(
-            merge_asof_join(history, rows, presorted=True), arguments.repeats
-        ),
-    }
+    results = measure(
+        {
+            "twinbank": twinbank_join(history, rows),
+            "merge_asof": merge_asof_join(history, rows, presorted=False),
+            "twinbank_presorted": twinbank_join(ordered, rows),
+            "merge_asof_presorted": merge_asof_join(history, rows, presorted=True),
+        },
+        arguments.repeats,
+    )
     ratio = {
         f"{ours} / {baseline}": {
             "time": results[ours]["median_s"] / results[baseline]["median_s"],
