@@ -139,7 +139,10 @@ def scenario_trainer(container: ApplicationContainer, model: ModelSpec) -> Model
     if model.artifact is not None:
         store = container.models.artifact_store(root=model.artifact.store)
         return container.models.stored_ensemble(
-            store=store, name=model.artifact.name, version=model.artifact.version
+            store=store,
+            name=model.artifact.name,
+            version=model.artifact.version,
+            inputs=model.inputs,
         )
     return container.models.xgboost_trainer(settings=model.hyperparameters)
 

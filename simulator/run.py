@@ -110,7 +110,10 @@ class ScenarioRun:
         )
         columns = {name: features[:, index] for index, name in enumerate(self._feature_set.names)}
         columns["amount"] = dataset.amount
-        inputs = ModelInputs(self._scenario.model.inputs, self._feature_set.names)
+        feature_names = self._feature_set.names
+        inputs = ModelInputs(
+            self._scenario.model.inputs or ("amount", *feature_names), feature_names
+        )
         matrix = inputs.from_columns(columns)
         protocol = protocol_for(self._scenario)
         split = protocol.split(dataset.epoch_days, dataset.customer_id, dataset.is_fraud)
@@ -123,6 +126,8 @@ class ScenarioRun:
                 "frauds; choose a training_start inside the data"
             )
         scorer = self._trainer.train(matrix[split.training], training_labels, inputs)
+        if scorer.input_names != inputs.names:  # a stored ensemble reads its own inputs
+            matrix = ModelInputs(scorer.input_names, feature_names).from_columns(columns)
         offline = scorer.score_matrix(matrix[split.test]) if split.test.any() else np.empty(0)
         seconds = (self._stopwatch.ticks_ns() - started) / 1e9
         return TrainedModel(scorer, protocol, split, offline, seconds)

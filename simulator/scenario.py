@@ -25,7 +25,6 @@ from pydantic import (
 
 from twinbank.adapters.generator import GeneratorSettings
 from twinbank.adapters.models.xgboost_model import XGBoostSettings
-from twinbank.core.features.handbook import handbook_feature_set
 
 if TYPE_CHECKING:
     from .regions.scenario import MultiRegionScenario
@@ -80,9 +79,13 @@ class ModelSpec(_Strict):
     artifact: ArtifactRef | None = Field(
         None, description="The stored ensemble to load; required when kind is 'ensemble'."
     )
-    inputs: tuple[str, ...] = Field(
-        default_factory=lambda: ("amount", *handbook_feature_set().names),
-        description="Request fields and feature names the model reads, in order.",
+    inputs: tuple[str, ...] | None = Field(
+        None,
+        description=(
+            "Request fields, feature names and ratios ('a/b') the model reads, in order. "
+            "By default 'xgboost' reads the amount and every feature of the set, and "
+            "'ensemble' reads what its artifact was trained on."
+        ),
     )
     hyperparameters: XGBoostSettings = Field(default_factory=XGBoostSettings)
     training: ProtocolSpec

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -63,6 +64,16 @@ ENSEMBLE_FILE = "ensemble.json"
 METRICS_FILE = "metrics.json"
 
 
+SPENDING_RATIOS = (
+    "amount/CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW",
+    "amount/CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW",
+    "CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW/CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW",
+    "CUSTOMER_ID_AVG_AMOUNT_7DAY_WINDOW/CUSTOMER_ID_AVG_AMOUNT_30DAY_WINDOW",
+)
+"""The amount and the customer's recent spending against their usual spending: a
+stolen card's spending departs from its holder's habits."""
+
+
 class EnsembleSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -74,6 +85,13 @@ class EnsembleSettings(BaseModel):
     )
     weights: dict[str, float] | None = Field(
         None, description="Fixed combiner weights by component; fitted when omitted."
+    )
+    ratio_inputs: tuple[str, ...] = Field(
+        SPENDING_RATIOS,
+        description=(
+            "Ratio inputs ('a/b' of the amount or features) read by every component after "
+            "the amount and the features; chosen on validation folds, see BENCHMARKS.md."
+        ),
     )
 
 
@@ -105,6 +123,16 @@ class HandbookData:
             dataset.epoch_days,
             dataset.customer_id,
             dataset.is_fraud,
+        )
+
+    def with_ratios(self, ratios: Sequence[str]) -> HandbookData:
+        """Return the same rows with the ratio inputs appended to the matrix."""
+        if not ratios:
+            return self
+        inputs = ModelInputs((*self.inputs.names, *ratios), self.inputs.feature_names)
+        columns = {name: self.matrix[:, index] for index, name in enumerate(self.inputs.names)}
+        return HandbookData(
+            inputs, inputs.from_columns(columns), self.days, self.cards, self.labels
         )
 
 
@@ -143,6 +171,7 @@ def train_ensemble(
     settings: EnsembleSettings,
 ) -> TrainedEnsemble:
     """Fit components, combiner and calibration (see the module docstring) and report."""
+    data = data.with_ratios(settings.ratio_inputs)
     split = protocol.split(data.days, data.cards, data.labels)
     start = protocol.training_start_day
     combiner_week = (data.days >= start - 14) & (data.days < start - 7)
@@ -296,23 +325,34 @@ class StoredEnsemble:
     """A ModelTrainer that loads a stored ensemble instead of fitting one.
 
     Scenario runs that name an artifact version use it: ``train`` ignores the training
-    rows and returns the stored ensemble, after the store has checked its hashes.
+    rows and returns the stored ensemble, after the store has checked its hashes. The
+    ensemble reads the inputs it was trained on; ``inputs``, when a scenario lists
+    them, must be the same.
     """
 
-    def __init__(self, store: ArtifactStore, name: str, version: str, threads: int = 1) -> None:
+    def __init__(
+        self,
+        store: ArtifactStore,
+        name: str,
+        version: str,
+        threads: int = 1,
+        inputs: tuple[str, ...] | None = None,
+    ) -> None:
         self._store = store
         self._name = name
         self._version = version
         self._threads = threads
+        self._inputs = inputs
 
     def train(
         self, inputs: FloatArray, labels: npt.NDArray[np.bool_], model_inputs: ModelInputs
     ) -> EnsembleScorer:
         loaded = ensemble_from_artifact(self._store.load(self._name, self._version), self._threads)
-        if loaded.inputs.names != model_inputs.names:
+        if self._inputs is not None and loaded.inputs.names != self._inputs:
             raise ValueError(
                 f"artifact {self._name} {self._version} reads {loaded.inputs.names}, but the "
-                f"scenario's model inputs are {model_inputs.names}; make them equal"
+                f"scenario's model inputs are {self._inputs}; make them equal or leave "
+                "them out"
             )
         return EnsembleScorer(
             loaded.components,

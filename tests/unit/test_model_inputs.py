@@ -1,0 +1,86 @@
+"""Model inputs: plain columns, ratio columns, and the same matrix row by row or whole."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from twinbank.core.features.vector import FeatureVector
+from twinbank.core.modeling import ModelInputs, UnknownModelInput
+from twinbank.core.transactions import Transaction
+
+FEATURES = ("usual", "risk")
+INPUTS = ModelInputs(("amount", "usual", "amount/usual", "risk/usual", "risk"), FEATURES)
+
+
+def _transaction(amount: float) -> Transaction:
+    return Transaction(
+        transaction_id=1,
+        timestamp_ns=0,
+        customer_id=7,
+        terminal_id=3,
+        amount=amount,
+    )
+
+
+def test_ratio_divides_and_keeps_the_order_of_names() -> None:
+    matrix = INPUTS.from_columns(
+        {"amount": np.array([30.0]), "usual": np.array([10.0]), "risk": np.array([0.5])}
+    )
+    np.testing.assert_array_equal(matrix, [[30.0, 10.0, 3.0, 0.05, 0.5]])
+
+
+def test_ratio_is_null_when_the_denominator_is_zero_or_null() -> None:
+    matrix = INPUTS.from_columns(
+        {
+            "amount": np.array([30.0, 30.0, np.nan]),
+            "usual": np.array([0.0, np.nan, 10.0]),
+            "risk": np.array([0.0, 0.0, 1.0]),
+        }
+    )
+    assert np.isnan(matrix[:, 2]).all()
+    assert np.isnan(matrix[:2, 3]).all()
+    assert matrix[2, 3] == 0.1
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("amount/unknown", "'unknown' is neither"),
+        ("unknown", "'unknown' is neither"),
+        ("amount/usual/risk", "more than two inputs"),
+        ("amount/", "'' is neither"),
+    ],
+)
+def test_bad_input_names_are_refused_with_the_part_named(name: str, fragment: str) -> None:
+    with pytest.raises(UnknownModelInput, match=fragment):
+        ModelInputs(("amount", name), FEATURES)
+
+
+values = st.one_of(st.just(math.nan), st.just(0.0), st.floats(-1e6, 1e6))
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=st.lists(st.tuples(st.floats(0, 1e6), values, values), min_size=1, max_size=20))
+def test_rows_assembled_one_by_one_equal_the_whole_columns(rows: list) -> None:
+    transactions = [_transaction(amount) for amount, _, _ in rows]
+    vectors = [FeatureVector(FEATURES, (usual, risk), "test") for _, usual, risk in rows]
+
+    by_row = INPUTS.assemble(transactions, vectors)
+    whole = INPUTS.from_columns(
+        {
+            "amount": np.array([row[0] for row in rows]),
+            "usual": np.array([row[1] for row in rows]),
+            "risk": np.array([row[2] for row in rows]),
+        }
+    )
+
+    np.testing.assert_array_equal(by_row, whole)
+    for line, (amount, usual, risk) in zip(by_row, rows, strict=True):
+        expected = amount / usual if not math.isnan(usual) and usual != 0 else math.nan
+        np.testing.assert_array_equal(line[2], expected)
+        assert line[4] == risk or (math.isnan(line[4]) and math.isnan(risk))
