@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -27,13 +28,6 @@ class UnknownModelInput(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class _RatioInput:
-    column: int
-    numerator: int
-    denominator: int
-
-
-@dataclass(frozen=True, slots=True)
 class ModelInputs:
     """The ordered input columns of a model.
 
@@ -47,15 +41,18 @@ class ModelInputs:
     names: tuple[str, ...]
     feature_names: tuple[str, ...]
     _plain: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _plain_columns: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _columns: tuple[int, ...] = field(init=False, repr=False, compare=False)
-    _ratios: tuple[_RatioInput, ...] = field(init=False, repr=False, compare=False)
+    _plain_columns: list[int] = field(init=False, repr=False, compare=False)
+    _columns: list[int] = field(init=False, repr=False, compare=False)
+    _ratio_columns: list[int] = field(init=False, repr=False, compare=False)
+    _numerators: list[int] = field(init=False, repr=False, compare=False)
+    _denominators: list[int] = field(init=False, repr=False, compare=False)
+    _layout: list[tuple[int, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         known = set(REQUEST_FIELDS) | set(self.feature_names)
         plain: dict[str, int] = {}
-        columns = []
-        ratios = []
+        plain_columns: list[int] = []
+        ratio_columns: list[int] = []
         for column, name in enumerate(self.names):
             parts = name.split(RATIO_SEPARATOR)
             if len(parts) > 2:
@@ -70,14 +67,23 @@ class ModelInputs:
                         f"{REQUEST_FIELDS} nor a feature of the model's feature set"
                     )
                 plain.setdefault(part, len(plain))
-            if len(parts) == 1:
-                columns.append(column)
-            else:
-                ratios.append(_RatioInput(column, plain[parts[0]], plain[parts[1]]))
-        object.__setattr__(self, "_plain", tuple(plain))
-        object.__setattr__(self, "_columns", tuple(plain[self.names[c]] for c in columns))
-        object.__setattr__(self, "_ratios", tuple(ratios))
-        object.__setattr__(self, "_plain_columns", tuple(columns))
+            (plain_columns if len(parts) == 1 else ratio_columns).append(column)
+        ratios = [self.names[column].split(RATIO_SEPARATOR) for column in ratio_columns]
+        derived = {
+            "_plain": tuple(plain),
+            "_plain_columns": plain_columns,
+            "_columns": [plain[self.names[column]] for column in plain_columns],
+            "_ratio_columns": ratio_columns,
+            "_numerators": [plain[numerator] for numerator, _ in ratios],
+            "_denominators": [plain[denominator] for _, denominator in ratios],
+            # Per column: its plain input and -1, or a ratio's numerator and denominator.
+            "_layout": [
+                (plain[parts[0]], plain[parts[1]] if len(parts) == 2 else -1)
+                for parts in (name.split(RATIO_SEPARATOR) for name in self.names)
+            ],
+        }
+        for attribute, value in derived.items():
+            object.__setattr__(self, attribute, value)
 
     def assemble(
         self, transactions: Sequence[Transaction], features: Sequence[FeatureVector]
@@ -85,14 +91,19 @@ class ModelInputs:
         """Return an ``(len(transactions), len(names))`` matrix; NaN marks a null feature."""
         feature_index = {name: index for index, name in enumerate(self.feature_names)}
         picks = [(name in feature_index, feature_index.get(name, -1), name) for name in self._plain]
-        plain = np.empty((len(transactions), len(self._plain)))
+        layout = self._layout
+        matrix = np.empty((len(transactions), len(self.names)))
         for row, (transaction, vector) in enumerate(zip(transactions, features, strict=True)):
             values = vector.values
-            plain[row] = [
+            plain = [
                 values[index] if is_feature else transaction.field(name)
                 for is_feature, index, name in picks
             ]
-        return self._from_plain(plain)
+            matrix[row] = [
+                plain[first] if second < 0 else _ratio(plain[first], plain[second])
+                for first, second in layout
+            ]
+        return matrix
 
     def from_columns(self, columns: dict[str, FloatArray]) -> FloatArray:
         """Return the input matrix from whole columns (batch scoring and training)."""
@@ -102,18 +113,25 @@ class ModelInputs:
         return self._from_plain(plain)
 
     def _from_plain(self, plain: FloatArray) -> FloatArray:
-        if not self._ratios and self._plain == self.names:
+        if not self._ratio_columns and self._plain == self.names:
             return plain
         matrix = np.empty((len(plain), len(self.names)))
         matrix[:, self._plain_columns] = plain[:, self._columns]
-        for ratio in self._ratios:
-            denominator = plain[:, ratio.denominator]
-            usable = (denominator != 0.0) & ~np.isnan(denominator)
-            result = np.full(len(plain), np.nan)
+        if self._ratio_columns:
+            denominators = plain[:, self._denominators]
+            usable = (denominators != 0.0) & ~np.isnan(denominators)
+            ratios = np.full(denominators.shape, np.nan)
             with np.errstate(over="ignore"):  # a huge ratio is infinite, as in Python
-                np.divide(plain[:, ratio.numerator], denominator, out=result, where=usable)
-            matrix[:, ratio.column] = result
+                np.divide(plain[:, self._numerators], denominators, out=ratios, where=usable)
+            matrix[:, self._ratio_columns] = ratios
         return matrix
+
+
+def _ratio(numerator: float, denominator: float) -> float:
+    """Return ``numerator / denominator``, or NaN when the denominator is 0 or NaN."""
+    if denominator == 0.0 or math.isnan(denominator):
+        return math.nan
+    return numerator / denominator
 
 
 class ModelTrainer(Protocol):

@@ -1,4 +1,5 @@
-"""Model inputs: plain columns, ratio columns, and the same matrix row by row or whole."""
+"""Model inputs: plain columns, ratio columns, and the same matrix one row at a time,
+for many rows, or from whole columns."""
 
 from __future__ import annotations
 
@@ -79,7 +80,11 @@ def test_rows_assembled_one_by_one_equal_the_whole_columns(rows: list) -> None:
         }
     )
 
+    one_at_a_time = np.vstack(
+        [INPUTS.assemble([t], [v]) for t, v in zip(transactions, vectors, strict=True)]
+    )
     np.testing.assert_array_equal(by_row, whole)
+    np.testing.assert_array_equal(one_at_a_time, whole)
     for line, (amount, usual, risk) in zip(by_row, rows, strict=True):
         expected = amount / usual if not math.isnan(usual) and usual != 0 else math.nan
         np.testing.assert_array_equal(line[2], expected)
