@@ -173,3 +173,25 @@ def test_forwarder_retries_until_the_sink_accepts(tmp_path: Path):
     assert forwarder.status().healthy
     assert target.count() == 50
     assert len(builds) > 1  # the log was rebuilt after failing
+
+
+def test_forwarder_lingers_so_records_appended_together_travel_together(tmp_path: Path):
+    journal = DurableJournal(tmp_path, ("audit",))
+    batches: list[int] = []
+    forwarder = JournalForwarder(
+        journal, "audit", lambda payloads: batches.append(len(payloads)), linger_s=0.5
+    )
+    log = JournalDecisionLog(journal)
+    forwarder.start()
+    log.append(record(0))
+    deadline = time.monotonic() + 10
+    while not batches and time.monotonic() < deadline:
+        time.sleep(0.001)
+    # The forwarder now lingers; these arrive within its wait and form one batch.
+    for index in range(1, 10):
+        log.append(record(index))
+    while sum(batches) < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    forwarder.stop()
+
+    assert batches == [1, 9]
