@@ -342,15 +342,58 @@ def _key_codes(
     2**62 / (total + 1), so code * (total + 1) + rank never overflows.
     """
     if np.issubdtype(history_keys.dtype, np.integer) and len(history_keys):
+        history_keys, row_keys, representable = _same_integer_type(history_keys, row_keys)
         low, high = int(history_keys.min()), int(history_keys.max())
         if (high - low + 1) * (total + 2) < 2**62:
-            history_codes = history_keys.astype(np.int64) - low
-            inside = np.greater_equal(row_keys, low) & np.less_equal(row_keys, high)
-            row_codes = np.where(inside, row_keys.astype(np.int64) - low, -1)
+            # The subtraction stays in the keys' own type, so it is exact for every history
+            # key. It may wrap for row keys outside [low, high], which the mask drops.
+            offset = history_keys.dtype.type(low)
+            history_codes = np.subtract(history_keys, offset).astype(np.int64)
+            inside = (
+                representable
+                & np.greater_equal(row_keys, offset)
+                & np.less_equal(row_keys, history_keys.dtype.type(high))
+            )
+            row_codes = np.where(inside, np.subtract(row_keys, offset).astype(np.int64), -1)
             return history_codes, row_codes, np.asarray(inside, dtype=np.bool_)
+        distinct_keys, codes = np.unique(history_keys, return_inverse=True)
+        row_codes, known = _codes_of(distinct_keys, row_keys)
+        known &= representable
+        return codes.astype(np.int64).reshape(-1), np.where(known, row_codes, -1), known
     distinct_keys, history_codes = np.unique(history_keys, return_inverse=True)
     row_codes, known = _codes_of(distinct_keys, row_keys)
     return history_codes.astype(np.int64).reshape(-1), row_codes, known
+
+
+def _same_integer_type(
+    history_keys: KeyArray, row_keys: KeyArray
+) -> tuple[KeyArray, KeyArray, npt.NDArray[np.bool_]]:
+    """Return both integer key columns in one type that can represent every history key,
+    and which row keys that type can represent (the others match no history key).
+
+    numpy compares int64 with uint64 through float64, which merges keys such as 2**53
+    and 2**53 + 1, so mixed columns are converted to int64, or to uint64 when a history
+    key is 2**63 or more.
+    """
+    if history_keys.dtype == row_keys.dtype:
+        return history_keys, row_keys, np.ones(len(row_keys), dtype=np.bool_)
+    int64_max = np.iinfo(np.int64).max
+    if history_keys.dtype.kind == "i" or int(history_keys.max()) <= int64_max:
+        target: type[np.integer] = np.int64
+        representable = (
+            np.less_equal(row_keys, np.uint64(int64_max))
+            if row_keys.dtype.kind == "u"
+            else np.ones(len(row_keys), dtype=np.bool_)
+        )
+    else:
+        target = np.uint64
+        representable = (
+            np.greater_equal(row_keys, 0)
+            if row_keys.dtype.kind == "i"
+            else np.ones(len(row_keys), dtype=np.bool_)
+        )
+    rows = np.where(representable, row_keys, 0).astype(target)
+    return history_keys.astype(target), rows, np.asarray(representable, dtype=np.bool_)
 
 
 def _codes_of(distinct_keys: KeyArray, keys: KeyArray) -> tuple[Int64Array, npt.NDArray[np.bool_]]:

@@ -134,6 +134,90 @@ def test_join_never_looks_ahead(history: list, rows: list, ignore_created_after:
         assert np.all(table.created_ns[chosen[found]] <= query.timestamps_ns[found])
 
 
+INT64 = np.iinfo(np.int64)
+extreme_keys = st.sampled_from(
+    [0, 1, -1, 2**53, 2**53 + 1, 2**62, -(2**62), INT64.max, INT64.min, 2**63, 2**64 - 1]
+)
+extreme_times = st.one_of(
+    st.integers(-3, 3), st.sampled_from([INT64.min, INT64.min + 1, INT64.max - 1, INT64.max])
+)
+
+
+def _latest_reference(history: list, rows: list, ignore_created_after: bool) -> list[int]:
+    out = []
+    for key, timestamp in rows:
+        best = None
+        for position, (h_key, event, created) in enumerate(history):
+            if h_key != key or event > timestamp:
+                continue
+            if ignore_created_after and created > timestamp:
+                continue
+            if best is None or (event, created, position) > best:
+                best = (event, created, position)
+        out.append(-1 if best is None else best[2])
+    return out
+
+
+def _integer_keys(keys: list[int], dtype: type[np.integer]) -> tuple[list[int], np.ndarray]:
+    """Return the keys that ``dtype`` can represent (int64 drops keys of 2**63 and over,
+    uint64 drops negative ones) and their column."""
+    representable = [key for key in keys if np.iinfo(dtype).min <= key <= np.iinfo(dtype).max]
+    return representable, np.array(representable, dtype=dtype)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    history=st.lists(st.tuples(extreme_keys, extreme_times, extreme_times), max_size=25),
+    rows=st.lists(st.tuples(extreme_keys, extreme_times), max_size=20),
+    history_dtype=st.sampled_from([np.int64, np.uint64]),
+    row_dtype=st.sampled_from([np.int64, np.uint64]),
+    ignore_created_after=st.booleans(),
+)
+def test_extreme_integer_keys_match_reference(
+    history: list,
+    rows: list,
+    history_dtype: type[np.integer],
+    row_dtype: type[np.integer],
+    ignore_created_after: bool,
+) -> None:
+    # int64 and uint64 keys both occur (hashed ids); numpy compares the two through
+    # float64, which merges keys such as 2**53 and 2**53 + 1.
+    history_keys, history_column = _integer_keys([row[0] for row in history], history_dtype)
+    history = [row for row in history if row[0] in set(history_keys)]
+    row_keys, row_column = _integer_keys([row[0] for row in rows], row_dtype)
+    rows = [row for row in rows if row[0] in set(row_keys)]
+    table = FeatureHistoryTable(
+        "customer",
+        history_column,
+        np.array([row[1] for row in history], dtype=np.int64),
+        np.array([row[2] for row in history], dtype=np.int64),
+        ("x",),
+        np.zeros((len(history), 1)),
+    )
+    query = EntityRows(row_column, np.array([row[1] for row in rows], dtype=np.int64))
+
+    chosen = latest_rows(table, query, ignore_created_after=ignore_created_after)
+
+    assert chosen.tolist() == _latest_reference(history, rows, ignore_created_after)
+
+
+def test_uint64_keys_above_int64_are_matched() -> None:
+    keys = np.array([2**63 + 5, 2**63 + 5, 3], dtype=np.uint64)
+    table = FeatureHistoryTable(
+        "card",
+        keys,
+        np.array([10, 20, 10], dtype=np.int64),
+        np.array([10, 20, 10], dtype=np.int64),
+        ("x",),
+        np.array([[1.0], [2.0], [3.0]]),
+    )
+    rows = EntityRows(
+        np.array([2**63 + 5, 3, 2**63 + 6], dtype=np.uint64), np.array([15, 15, 15], dtype=np.int64)
+    )
+
+    assert latest_rows(table, rows).tolist() == [0, 2, -1]
+
+
 def test_string_keys_and_input_order() -> None:
     table = FeatureHistoryTable(
         "terminal",
