@@ -27,6 +27,10 @@ class UnknownModelInput(ValueError):
     """A model asks for an input that is neither a request field nor a feature."""
 
 
+class DuplicateModelInput(ValueError):
+    """A model lists the same input name more than once."""
+
+
 @dataclass(frozen=True, slots=True)
 class ModelInputs:
     """The ordered input columns of a model.
@@ -49,6 +53,13 @@ class ModelInputs:
     _layout: list[tuple[int, int]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        repeated = sorted({name for name in self.names if self.names.count(name) > 1})
+        if repeated:
+            # Each column needs its own name because XGBoost and the rules engine look columns up by name.
+            raise DuplicateModelInput(
+                f"model inputs {repeated} are listed more than once in {self.names}; "
+                "list each input once"
+            )
         known = set(REQUEST_FIELDS) | set(self.feature_names)
         plain: dict[str, int] = {}
         plain_columns: list[int] = []
@@ -121,7 +132,8 @@ class ModelInputs:
             denominators = plain[:, self._denominators]
             usable = (denominators != 0.0) & ~np.isnan(denominators)
             ratios = np.full(denominators.shape, np.nan)
-            with np.errstate(over="ignore"):  # a huge ratio is infinite, as in Python
+            # As in Python, a huge ratio is infinite and infinity over infinity is NaN.
+            with np.errstate(over="ignore", invalid="ignore"):
                 np.divide(plain[:, self._numerators], denominators, out=ratios, where=usable)
             matrix[:, self._ratio_columns] = ratios
         return matrix

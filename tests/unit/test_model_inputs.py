@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from twinbank.core.features.vector import FeatureVector
-from twinbank.core.modeling import ModelInputs, UnknownModelInput
+from twinbank.core.modeling import DuplicateModelInput, ModelInputs, UnknownModelInput
 from twinbank.core.transactions import Transaction
 
 FEATURES = ("usual", "risk")
@@ -62,11 +62,47 @@ def test_bad_input_names_are_refused_with_the_part_named(name: str, fragment: st
         ModelInputs(("amount", name), FEATURES)
 
 
-values = st.one_of(st.just(math.nan), st.just(0.0), st.floats(-1e6, 1e6))
+@pytest.mark.parametrize(
+    "names",
+    [("amount", "amount"), ("amount/usual", "risk", "amount/usual")],
+)
+def test_repeated_input_names_are_rejected(names: tuple[str, ...]) -> None:
+    with pytest.raises(DuplicateModelInput, match="more than once"):
+        ModelInputs(names, FEATURES)
 
 
+@pytest.mark.filterwarnings("error")
+def test_ratio_of_infinities_is_null_without_warning() -> None:
+    matrix = INPUTS.from_columns(
+        {
+            "amount": np.array([math.inf, 1e308, 1.0]),
+            "usual": np.array([math.inf, 1e-308, -math.inf]),
+            "risk": np.array([math.inf, 0.0, 1.0]),
+        }
+    )
+
+    assert math.isnan(matrix[0, 2])
+    assert matrix[1, 2] == math.inf
+    assert matrix[2, 2] == 0.0
+    assert math.isnan(matrix[0, 3])
+
+
+values = st.one_of(
+    st.just(math.nan),
+    st.just(0.0),
+    st.just(-0.0),
+    st.floats(-1e6, 1e6),
+    st.floats(allow_nan=False, allow_infinity=True),
+)
+
+
+@pytest.mark.filterwarnings("error")
 @settings(max_examples=200, deadline=None)
-@given(rows=st.lists(st.tuples(st.floats(0, 1e6), values, values), min_size=1, max_size=20))
+@given(
+    rows=st.lists(
+        st.tuples(st.floats(0, allow_infinity=True), values, values), min_size=1, max_size=20
+    )
+)
 def test_rows_assembled_one_by_one_equal_the_whole_columns(rows: list) -> None:
     transactions = [_transaction(amount) for amount, _, _ in rows]
     vectors = [FeatureVector(FEATURES, (usual, risk), "test") for _, usual, risk in rows]
