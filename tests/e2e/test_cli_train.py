@@ -39,8 +39,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, str]:
     return transactions, store, version
 
 
-def scenario(folder: Path, store: Path, version: str) -> Path:
-    document = {
+def scenario(folder: Path, store: Path, version: str, inputs: list[str] | None = None) -> Path:
+    document: dict = {
         "name": "ensemble-replay",
         "transactions": {"kind": "file", "path": None},
         "model": {
@@ -50,9 +50,16 @@ def scenario(folder: Path, store: Path, version: str) -> Path:
         },
         "batching": {"max_size": 256, "max_wait_seconds": 600},
     }
+    if inputs is not None:
+        document["model"]["inputs"] = inputs
     path = folder / "scenario.yaml"
     path.write_text(yaml.safe_dump(document))
     return path
+
+
+def stored_inputs(store: Path, version: str) -> list[str]:
+    description = json.loads((store / "fraud-ensemble" / version / "ensemble.json").read_text())
+    return description["input_names"]
 
 
 def test_train_writes_artifact_with_lineage(trained):
@@ -80,6 +87,35 @@ def test_scenario_replays_stored_ensemble(trained, tmp_path: Path):
     report = json.loads((out / "report.json").read_text())
     assert report["model"]["kind"] == "ensemble"
     assert sum(report["decisions"].values()) == report["transactions"]
+
+
+def test_scenario_with_artifact_inputs_replays(trained, tmp_path: Path):
+    transactions, store, version = trained
+    inputs = stored_inputs(store, version)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        ["simulate", str(scenario(tmp_path, store, version, inputs)),
+         "--transactions", str(transactions), "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["model"]["inputs"] == inputs
+    assert any("/" in name for name in inputs)  # the default ensemble reads ratios
+
+
+def test_scenario_with_other_inputs_is_rejected(trained, tmp_path: Path):
+    transactions, store, version = trained
+    inputs = [name for name in stored_inputs(store, version) if "/" not in name]
+    result = CliRunner().invoke(
+        app,
+        ["simulate", str(scenario(tmp_path, store, version, inputs)),
+         "--transactions", str(transactions), "--out", str(tmp_path / "out")],
+    )  # fmt: skip
+    output = " ".join(result.output.split())
+    assert result.exit_code == 2, result.output
+    assert f"artifact fraud-ensemble {version} reads" in output
+    assert "make them equal or leave them out" in output
 
 
 def test_scenario_rejects_damaged_artifact(trained, tmp_path: Path):
