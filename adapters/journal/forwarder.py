@@ -129,8 +129,6 @@ class JournalForwarder:
                 if forwarded == 0:
                     self._journal.wait_for_records(self._cursor, self._idle_wait)
                     continue
-                if forwarded < self._batch_size and self._linger > 0:
-                    self._stop.wait(self._linger)
             except Exception as error:
                 self._failures += 1
                 self._last_error = f"{type(error).__name__}: {error}"
@@ -151,6 +149,10 @@ class JournalForwarder:
                 log.info("forwarder %s recovered after %d failures", self._cursor, self._failures)
             self._healthy = True
             delay = self._retry_initial
+            # Lingering comes after the health update, so that stop() and status() see a
+            # forwarder that has just recovered as healthy while it waits.
+            if forwarded < self._batch_size and self._linger > 0:
+                self._stop.wait(self._linger)
 
 
 class DecisionLogSink:

@@ -195,3 +195,34 @@ def test_forwarder_lingers_so_records_appended_together_travel_together(tmp_path
     forwarder.stop()
 
     assert batches == [1, 9]
+
+
+def test_forwarder_recovers_before_it_lingers(tmp_path: Path):
+    journal = DurableJournal(tmp_path, ("audit",))
+    delivered: list[bytes] = []
+    attempts: list[int] = []
+
+    def sink(payloads: list[bytes]) -> None:
+        attempts.append(len(payloads))
+        if len(attempts) == 1:
+            raise ConnectionError("audit database is unreachable")
+        delivered.extend(payloads)
+
+    forwarder = JournalForwarder(journal, "audit", sink, retry_initial_s=0.01, linger_s=60.0)
+    JournalDecisionLog(journal).append(record(0))
+    forwarder.start()
+    deadline = time.monotonic() + 10
+    status = forwarder.status()
+    while not (status.forwarded and status.healthy) and time.monotonic() < deadline:
+        time.sleep(0.001)
+        status = forwarder.status()
+
+    # The retry delivered a one-record batch, so the forwarder now lingers for a
+    # minute. It must be healthy already, because stop() drains only a healthy one.
+    assert status.forwarded == 1
+    assert status.healthy
+    assert status.backlog == 0
+    forwarder.stop(drain_timeout_s=0)
+
+    assert attempts == [1, 1]
+    assert [decode_record(payload).decision_id for payload in delivered] == ["decision-0"]
