@@ -345,21 +345,25 @@ def _key_codes(
         history_keys, row_keys, representable = _same_integer_type(history_keys, row_keys)
         low, high = int(history_keys.min()), int(history_keys.max())
         if (high - low + 1) * (total + 2) < 2**62:
-            # The subtraction stays in the keys' own type, so it is exact for every history
-            # key. It may wrap for row keys outside [low, high], which the mask drops.
+            # The subtraction is exact for every history key, in int64 as in uint64. It
+            # may wrap for row keys outside [low, high], which the mask drops.
             offset = history_keys.dtype.type(low)
-            history_codes = np.subtract(history_keys, offset).astype(np.int64)
-            inside = (
-                representable
-                & np.greater_equal(row_keys, offset)
-                & np.less_equal(row_keys, history_keys.dtype.type(high))
+            history_codes = np.subtract(history_keys, offset).astype(np.int64, copy=False)
+            inside = np.greater_equal(row_keys, offset) & np.less_equal(
+                row_keys, history_keys.dtype.type(high)
             )
-            row_codes = np.where(inside, np.subtract(row_keys, offset).astype(np.int64), -1)
-            return history_codes, row_codes, np.asarray(inside, dtype=np.bool_)
+            if representable is not None:
+                inside &= representable
+            row_codes = np.where(
+                inside, np.subtract(row_keys, offset).astype(np.int64, copy=False), -1
+            )
+            return history_codes, row_codes, inside
         distinct_keys, codes = np.unique(history_keys, return_inverse=True)
         row_codes, known = _codes_of(distinct_keys, row_keys)
-        known &= representable
-        return codes.astype(np.int64).reshape(-1), np.where(known, row_codes, -1), known
+        if representable is not None:
+            known &= representable
+            row_codes = np.where(known, row_codes, -1)
+        return codes.astype(np.int64).reshape(-1), row_codes, known
     distinct_keys, history_codes = np.unique(history_keys, return_inverse=True)
     row_codes, known = _codes_of(distinct_keys, row_keys)
     return history_codes.astype(np.int64).reshape(-1), row_codes, known
@@ -367,33 +371,31 @@ def _key_codes(
 
 def _same_integer_type(
     history_keys: KeyArray, row_keys: KeyArray
-) -> tuple[KeyArray, KeyArray, npt.NDArray[np.bool_]]:
-    """Return both integer key columns in one type that can represent every history key,
-    and which row keys that type can represent (the others match no history key).
+) -> tuple[KeyArray, KeyArray, npt.NDArray[np.bool_] | None]:
+    """Return both integer key columns as int64, or as uint64 when a history key is
+    2**63 or more, and which row keys that type can represent (None when all can).
+    Row keys it cannot represent match no history key.
 
-    numpy compares int64 with uint64 through float64, which merges keys such as 2**53
-    and 2**53 + 1, so mixed columns are converted to int64, or to uint64 when a history
-    key is 2**63 or more.
+    A common type keeps comparisons exact: numpy compares int64 with uint64 through
+    float64, which merges keys such as 2**53 and 2**53 + 1.
     """
-    if history_keys.dtype == row_keys.dtype:
-        return history_keys, row_keys, np.ones(len(row_keys), dtype=np.bool_)
     int64_max = np.iinfo(np.int64).max
-    if history_keys.dtype.kind == "i" or int(history_keys.max()) <= int64_max:
-        target: type[np.integer] = np.int64
-        representable = (
-            np.less_equal(row_keys, np.uint64(int64_max))
-            if row_keys.dtype.kind == "u"
-            else np.ones(len(row_keys), dtype=np.bool_)
-        )
+    representable = None
+    if history_keys.dtype.kind == "u" and int(history_keys.max()) > int64_max:
+        target: type[np.integer] = np.uint64
+        if row_keys.dtype.kind == "i":
+            representable = np.greater_equal(row_keys, 0)
     else:
-        target = np.uint64
-        representable = (
-            np.greater_equal(row_keys, 0)
-            if row_keys.dtype.kind == "i"
-            else np.ones(len(row_keys), dtype=np.bool_)
-        )
-    rows = np.where(representable, row_keys, 0).astype(target)
-    return history_keys.astype(target), rows, np.asarray(representable, dtype=np.bool_)
+        target = np.int64
+        if row_keys.dtype == np.uint64:
+            representable = np.less_equal(row_keys, np.uint64(int64_max))
+    if representable is not None:
+        row_keys = np.where(representable, row_keys, 0)
+    return (
+        history_keys.astype(target, copy=False),
+        row_keys.astype(target, copy=False),
+        representable,
+    )
 
 
 def _codes_of(distinct_keys: KeyArray, keys: KeyArray) -> tuple[Int64Array, npt.NDArray[np.bool_]]:

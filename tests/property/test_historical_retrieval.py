@@ -136,7 +136,8 @@ def test_join_never_looks_ahead(history: list, rows: list, ignore_created_after:
 
 INT64 = np.iinfo(np.int64)
 extreme_keys = st.sampled_from(
-    [0, 1, -1, 2**53, 2**53 + 1, 2**62, -(2**62), INT64.max, INT64.min, 2**63, 2**64 - 1]
+    [0, 1, -1, 2**31 - 1, -(2**31), 2**53, 2**53 + 1, 2**62, -(2**62)]
+    + [INT64.max, INT64.min, 2**63, 2**64 - 1]
 )
 extreme_times = st.one_of(
     st.integers(-3, 3), st.sampled_from([INT64.min, INT64.min + 1, INT64.max - 1, INT64.max])
@@ -160,7 +161,7 @@ def _latest_reference(history: list, rows: list, ignore_created_after: bool) -> 
 
 def _integer_keys(keys: list[int], dtype: type[np.integer]) -> tuple[list[int], np.ndarray]:
     """Return the keys that ``dtype`` can represent (int64 drops keys of 2**63 and over,
-    uint64 drops negative ones) and their column."""
+    uint64 drops negative ones, int32 keeps keys within +-2**31) and their column."""
     representable = [key for key in keys if np.iinfo(dtype).min <= key <= np.iinfo(dtype).max]
     return representable, np.array(representable, dtype=dtype)
 
@@ -169,8 +170,8 @@ def _integer_keys(keys: list[int], dtype: type[np.integer]) -> tuple[list[int], 
 @given(
     history=st.lists(st.tuples(extreme_keys, extreme_times, extreme_times), max_size=25),
     rows=st.lists(st.tuples(extreme_keys, extreme_times), max_size=20),
-    history_dtype=st.sampled_from([np.int64, np.uint64]),
-    row_dtype=st.sampled_from([np.int64, np.uint64]),
+    history_dtype=st.sampled_from([np.int64, np.uint64, np.int32]),
+    row_dtype=st.sampled_from([np.int64, np.uint64, np.int32]),
     ignore_created_after=st.booleans(),
 )
 def test_extreme_integer_keys_match_reference(
