@@ -136,8 +136,10 @@ def test_join_never_looks_ahead(history: list, rows: list, ignore_created_after:
 
 INT64 = np.iinfo(np.int64)
 extreme_keys = st.sampled_from(
-    [0, 1, -1, 2**31 - 1, -(2**31), 2**53, 2**53 + 1, 2**62, -(2**62)]
-    + [INT64.max, INT64.min, 2**63, 2**64 - 1]
+    [
+        *(0, 1, -1, 2**31 - 1, -(2**31), 2**53, 2**53 + 1, 2**62, -(2**62)),
+        *(INT64.max, INT64.min, 2**63, 2**64 - 1),
+    ]
 )
 extreme_times = st.one_of(
     st.integers(-3, 3), st.sampled_from([INT64.min, INT64.min + 1, INT64.max - 1, INT64.max])
@@ -282,3 +284,23 @@ def test_unknown_feature_is_rejected() -> None:
 
     with pytest.raises(InvalidRetrieval, match="'nope'"):
         point_in_time_join(table, rows, ["nope"], [0])
+
+
+@pytest.mark.parametrize("ignore_created_after", [False, True])
+def test_keys_far_apart_need_no_table_of_their_range(ignore_created_after: bool) -> None:
+    # A table with one entry per code from 0 to 2**57 would need 2**57 entries, which
+    # no machine has; numpy would raise MemoryError or ValueError.
+    keys = np.array([2**57, 0, 2**57], dtype=np.int64)
+    table = FeatureHistoryTable(
+        "customer",
+        keys,
+        np.array([1, 2, 3], dtype=np.int64),
+        np.array([1, 2, 3], dtype=np.int64),
+        ("x",),
+        np.array([[1.0], [2.0], [3.0]]),
+    )
+    rows = EntityRows(np.array([0, 2**57, 5], dtype=np.int64), np.array([5, 2, 5], dtype=np.int64))
+
+    chosen = latest_rows(table, rows, ignore_created_after=ignore_created_after)
+
+    assert chosen.tolist() == [1, 0, -1]
