@@ -81,6 +81,7 @@ class ModelSpec(_Strict):
     )
     inputs: tuple[str, ...] | None = Field(
         None,
+        min_length=1,
         description=(
             "Request fields, feature names and ratios ('a/b') the model reads, in order. "
             "By default 'xgboost' reads the amount and every feature of the set, and "

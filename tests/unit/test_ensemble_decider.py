@@ -292,6 +292,19 @@ def test_artifact_version_must_be_hash():
         )
 
 
+@pytest.mark.parametrize("kind", ["xgboost", "ensemble"])
+def test_empty_model_inputs_are_rejected(kind: str):
+    document: dict[str, object] = {
+        "kind": kind,
+        "inputs": [],
+        "training": {"training_start": "2018-07-25"},
+    }
+    if kind == "ensemble":
+        document["artifact"] = {"store": "out", "version": "0123456789abcdef"}
+    with pytest.raises(ValueError, match="inputs"):
+        ModelSpec.model_validate(document)
+
+
 def test_degraded_features_leave_rules_alone():
     record = decider([LinearComponent("a", 0.01), rules()], (1.0, 1.0)).decide(
         transaction(5000.0), features(), degraded_features=("feature_state",)
