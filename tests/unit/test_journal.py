@@ -179,7 +179,7 @@ def test_forwarder_lingers_so_records_appended_together_travel_together(tmp_path
     journal = DurableJournal(tmp_path, ("audit",))
     batches: list[int] = []
     forwarder = JournalForwarder(
-        journal, "audit", lambda payloads: batches.append(len(payloads)), linger_s=0.5
+        journal, "audit", lambda payloads: batches.append(len(payloads)), linger_s=2.0
     )
     log = JournalDecisionLog(journal)
     forwarder.start()
