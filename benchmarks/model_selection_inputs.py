@@ -2,12 +2,12 @@
 
 Run: TWINBANK_DATA_DIR=... python benchmarks/model_selection_inputs.py
 
-XGBoost with the default settings is trained and scored on the handbook protocol
-shifted back so that every fold's test week ends before the real training week
-(``validation_folds``), once per input set: the amount and the 14 handbook features,
-plus some ratios of the amount and the customer's mean spending (``a/b`` inputs, see
-``ModelInputs``). Input sets are ranked by mean average precision over the folds; the
-real test week is not scored here.
+XGBoost with the default settings is trained and scored once per input set on the
+handbook protocol shifted back, so that every fold's test week ends before the real
+training week (``validation_folds``). Each input set is the amount and the 14
+handbook features plus some ratios of the amount and the customer's mean spending
+(``a/b`` inputs, see ``ModelInputs``). Input sets are ranked by mean average
+precision over the folds. The real test week is not scored here.
 """
 
 from __future__ import annotations

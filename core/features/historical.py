@@ -12,7 +12,7 @@ even when their event time is earlier than ``t``.
 
 The join is vectorized and runs no Python loop per row. With the history in recency
 order, (event time, created time, position), a row's position is its rank, and the
-answer for an entity row is the last position of its key before the first history
+result for an entity row is the last position of its key before the first history
 row later than its timestamp: history positions grouped by key and entity rows
 grouped by key in time order meet in one binary search. A history in another order is
 put in recency order first, which time-ordered stores skip. With
@@ -201,12 +201,12 @@ def _latest_in_sorted_history(
 ) -> Int64Array:
     """Return ``latest_rows`` for a history already in recency order.
 
-    In such a history a row's position is its recency rank, so the answer for an
+    In such a history a row's position is its recency rank, so the result for an
     entity row is the last position of its key before the first history row later
     than its timestamp. History positions grouped by key (increasing within a key)
     give the sorted values ``code * (n + 1) + position``; entity rows taken in time
     order and grouped by key in the same way give sorted search values, so one
-    binary search in key and time order answers every entity row.
+    binary search in key and time order finds the row of every entity row.
     """
     history_codes, row_codes, known = _dense_codes(history_codes, row_codes, known)
     code_count = int(history_codes.max()) + 1

@@ -175,7 +175,7 @@ def test_forwarder_retries_until_the_sink_accepts(tmp_path: Path):
     assert len(builds) > 1  # the log was rebuilt after failing
 
 
-def test_forwarder_lingers_so_records_appended_together_travel_together(tmp_path: Path):
+def test_forwarder_linger_batches_records(tmp_path: Path):
     journal = DurableJournal(tmp_path, ("audit",))
     batches: list[int] = []
     forwarder = JournalForwarder(

@@ -28,14 +28,14 @@ def _transaction(amount: float) -> Transaction:
     )
 
 
-def test_ratio_divides_and_keeps_the_order_of_names() -> None:
+def test_ratio_columns_keep_name_order() -> None:
     matrix = INPUTS.from_columns(
         {"amount": np.array([30.0]), "usual": np.array([10.0]), "risk": np.array([0.5])}
     )
     np.testing.assert_array_equal(matrix, [[30.0, 10.0, 3.0, 0.05, 0.5]])
 
 
-def test_ratio_is_null_when_the_denominator_is_zero_or_null() -> None:
+def test_ratio_null_for_zero_denominator() -> None:
     matrix = INPUTS.from_columns(
         {
             "amount": np.array([30.0, 30.0, np.nan]),
@@ -57,7 +57,7 @@ def test_ratio_is_null_when_the_denominator_is_zero_or_null() -> None:
         ("amount/", "'' is neither"),
     ],
 )
-def test_bad_input_names_are_refused_with_the_part_named(name: str, fragment: str) -> None:
+def test_bad_input_names_rejected(name: str, fragment: str) -> None:
     with pytest.raises(UnknownModelInput, match=fragment):
         ModelInputs(("amount", name), FEATURES)
 
@@ -66,13 +66,13 @@ def test_bad_input_names_are_refused_with_the_part_named(name: str, fragment: st
     "names",
     [("amount", "amount"), ("amount/usual", "risk", "amount/usual")],
 )
-def test_repeated_input_names_are_rejected(names: tuple[str, ...]) -> None:
+def test_repeated_input_names_rejected(names: tuple[str, ...]) -> None:
     with pytest.raises(DuplicateModelInput, match="more than once"):
         ModelInputs(names, FEATURES)
 
 
 @pytest.mark.filterwarnings("error")
-def test_ratio_of_infinities_is_null_without_warning() -> None:
+def test_infinite_ratio_null_quietly() -> None:
     matrix = INPUTS.from_columns(
         {
             "amount": np.array([math.inf, 1e308, 1.0]),
@@ -103,7 +103,7 @@ values = st.one_of(
         st.tuples(st.floats(0, allow_infinity=True), values, values), min_size=1, max_size=20
     )
 )
-def test_rows_assembled_one_by_one_equal_the_whole_columns(rows: list) -> None:
+def test_rows_equal_whole_columns(rows: list) -> None:
     transactions = [_transaction(amount) for amount, _, _ in rows]
     vectors = [FeatureVector(FEATURES, (usual, risk), "test") for _, usual, risk in rows]
 
