@@ -36,7 +36,7 @@ from twinbank.core.features.plan import EntityPlan, compile_plan
 from twinbank.core.features.streaming import EntityHistory
 from twinbank.core.ports import EntityKey
 
-from .history_codec import decode_history, encode_history
+from .history_codec import EncodedEvents, decode_history, encode_history_reusing
 from .packed import Argument, Command, PackedSession, execute_packed
 
 log = logging.getLogger(__name__)
@@ -129,6 +129,9 @@ class RedisFeatureStateStore:
         self._max_cached = max_cached_keys
         self._token = uuid.uuid4().hex
         self._cache: OrderedDict[EntityRef, EntityHistory | None] = OrderedDict()
+        # The event arrays of each cached history as last encoded, which the next
+        # encoding of the same history object reuses.
+        self._event_arrays: dict[EntityRef, EncodedEvents] = {}
         self._remembered: dict[int, tuple[int, tuple[EntityKey, ...]] | None] = {}
         self._changes = _Changes()
 
@@ -299,15 +302,20 @@ class RedisFeatureStateStore:
 
     def _encoded_histories(self, changes: _Changes) -> dict[str, bytes]:
         encoded = {}
-        for entity, key in changes.histories:
-            history = self._cache.get((entity, key))
+        arrays = self._event_arrays
+        for ref in changes.histories:
+            history = self._cache.get(ref)
             if history is not None:
-                encoded[self._keys.history(entity, key)] = encode_history(history)
+                entity, key = ref
+                encoded[self._keys.history(entity, key)], arrays[ref] = encode_history_reusing(
+                    history, arrays.get(ref)
+                )
         return encoded
 
     def rollback(self) -> None:
         """Forget everything cached, so the next batch reads the committed state."""
         self._cache.clear()
+        self._event_arrays.clear()
         self._remembered.clear()
         self._changes = _Changes()
 
@@ -364,7 +372,8 @@ class RedisFeatureStateStore:
     def _evict(self) -> None:
         excess = len(self._cache) - self._max_cached
         while excess > 0:
-            self._cache.popitem(last=False)
+            ref, _ = self._cache.popitem(last=False)
+            self._event_arrays.pop(ref, None)
             excess -= 1
         if len(self._remembered) > self._max_cached:
             # Remembered transactions are re-read on demand; keep the newest half.
