@@ -17,6 +17,8 @@ import redis
 from twinbank.core.event_stream import Delivery, StreamEvent
 from twinbank.core.transactions import FraudLabel, Transaction
 
+from .packed import execute_packed
+
 log = logging.getLogger(__name__)
 
 _TRANSACTION = b"transaction"
@@ -183,7 +185,7 @@ class RedisSubscription:
 
     def acknowledge(self, delivery_ids: Sequence[str]) -> None:
         if delivery_ids:
-            self._client.xack(self._stream, self._group, *delivery_ids)
+            execute_packed(self._client, [("XACK", self._stream, self._group, *delivery_ids)])
 
     def dead_letter(self, delivery: Delivery, reason: str) -> None:
         fields: dict[str, str] = {

@@ -36,7 +36,8 @@ from twinbank.core.features.plan import EntityPlan, compile_plan
 from twinbank.core.features.streaming import EntityHistory
 from twinbank.core.ports import EntityKey
 
-from .history_codec import decode_history, encode_history
+from .history_codec import EncodedEvents, decode_history, encode_history_reusing
+from .packed import Argument, Command, PackedSession, execute_packed
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,10 @@ def _encode_remembered(timestamp_ns: int, keys: tuple[EntityKey, ...]) -> str:
     return json.dumps([timestamp_ns, list(keys)], separators=(",", ":"))
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def _decode_remembered(raw: bytes) -> tuple[int, tuple[EntityKey, ...]]:
     timestamp_ns, keys = json.loads(raw)
     return int(timestamp_ns), tuple(keys)
@@ -124,6 +129,9 @@ class RedisFeatureStateStore:
         self._max_cached = max_cached_keys
         self._token = uuid.uuid4().hex
         self._cache: OrderedDict[EntityRef, EntityHistory | None] = OrderedDict()
+        # The event arrays of each cached history as last encoded, which the next
+        # encoding of the same history object reuses.
+        self._event_arrays: dict[EntityRef, EncodedEvents] = {}
         self._remembered: dict[int, tuple[int, tuple[EntityKey, ...]] | None] = {}
         self._changes = _Changes()
 
@@ -193,12 +201,12 @@ class RedisFeatureStateStore:
         wanted = [tid for tid in dict.fromkeys(transaction_ids) if tid not in self._remembered]
         if not missing and not wanted:
             return
-        pipeline = self._client.pipeline(transaction=False)
+        commands: list[Command] = []
         if missing:
-            pipeline.mget([self._keys.history(entity, key) for entity, key in missing])
+            commands.append(("MGET", *[self._keys.history(entity, key) for entity, key in missing]))
         if wanted:
-            pipeline.hmget(self._keys.label_index, [str(tid) for tid in wanted])
-        replies = pipeline.execute()
+            commands.append(("HMGET", self._keys.label_index, *wanted))
+        replies = execute_packed(self._client, commands)
         if missing:
             for (entity, key), raw in zip(missing, replies[0], strict=True):
                 self._cache[(entity, key)] = (
@@ -212,12 +220,13 @@ class RedisFeatureStateStore:
         """Return which of the given event ids were applied in an earlier batch."""
         if not event_ids_by_day:
             return set()
-        pipeline = self._client.pipeline(transaction=False)
         days = list(event_ids_by_day)
-        for day in days:
-            pipeline.smismember(self._keys.processed(day), list(event_ids_by_day[day]))
+        replies = execute_packed(
+            self._client,
+            [("SMISMEMBER", self._keys.processed(day), *event_ids_by_day[day]) for day in days],
+        )
         done: set[str] = set()
-        for day, flags in zip(days, pipeline.execute(), strict=True):
+        for day, flags in zip(days, replies, strict=True):
             done.update(
                 event_id
                 for event_id, flag in zip(event_ids_by_day[day], flags, strict=True)
@@ -261,25 +270,23 @@ class RedisFeatureStateStore:
         """
         keys = self._keys
         changes = self._changes
-        with self._client.pipeline() as pipeline:
+        with PackedSession(self._client) as session:
+            _, holder = session.execute([("WATCH", keys.lease), ("GET", keys.lease)])
+            if holder is None or _text(holder) != self._token:
+                raise LeaseLost(
+                    f"the write lease {keys.lease} is held by "
+                    f"{None if holder is None else _text(holder)!r}, not by this worker"
+                )
+            forgotten: list[bytes] = []
+            if changes.forget_before is not None:
+                # Read before MULTI; only the lease holder writes these keys.
+                (forgotten,) = session.execute(
+                    [("ZRANGEBYSCORE", keys.label_times, "-inf", f"({changes.forget_before}")]
+                )
+            commands = self._change_commands(changes, event_ids_by_day, applied_up_to, forgotten)
+            commands.append(("PEXPIRE", keys.lease, self._lease_ms))
             try:
-                pipeline.watch(keys.lease)
-                holder = pipeline.get(keys.lease)
-                if holder is None or holder.decode() != self._token:
-                    raise LeaseLost(
-                        f"the write lease {keys.lease} is held by "
-                        f"{None if holder is None else holder.decode()!r}, not by this worker"
-                    )
-                forgotten: list[bytes] = []
-                if changes.forget_before is not None:
-                    # Read before MULTI; only the lease holder writes these keys.
-                    forgotten = pipeline.zrangebyscore(
-                        keys.label_times, "-inf", f"({changes.forget_before}"
-                    )
-                pipeline.multi()
-                self._queue_changes(pipeline, changes, event_ids_by_day, applied_up_to, forgotten)
-                pipeline.pexpire(keys.lease, self._lease_ms)
-                pipeline.execute()
+                session.transaction(commands)
             except redis.WatchError:
                 raise LeaseLost(f"the write lease {keys.lease} changed during a commit") from None
         self._changes = _Changes()
@@ -295,15 +302,20 @@ class RedisFeatureStateStore:
 
     def _encoded_histories(self, changes: _Changes) -> dict[str, bytes]:
         encoded = {}
-        for entity, key in changes.histories:
-            history = self._cache.get((entity, key))
+        arrays = self._event_arrays
+        for ref in changes.histories:
+            history = self._cache.get(ref)
             if history is not None:
-                encoded[self._keys.history(entity, key)] = encode_history(history)
+                entity, key = ref
+                encoded[self._keys.history(entity, key)], arrays[ref] = encode_history_reusing(
+                    history, arrays.get(ref)
+                )
         return encoded
 
     def rollback(self) -> None:
         """Forget everything cached, so the next batch reads the committed state."""
         self._cache.clear()
+        self._event_arrays.clear()
         self._remembered.clear()
         self._changes = _Changes()
 
@@ -319,51 +331,49 @@ class RedisFeatureStateStore:
         pipeline.execute()
         return len(days)
 
-    def _queue_changes(
+    def _change_commands(
         self,
-        pipeline: redis.client.Pipeline,
         changes: _Changes,
         event_ids_by_day: dict[int, Sequence[str]],
         applied_up_to: int | None,
         forgotten: list[bytes],
-    ) -> None:
+    ) -> list[Command]:
         keys = self._keys
         encoded = changes.encoded
         if encoded is None:
             encoded = self._encoded_histories(changes)
+        commands: list[Command] = []
         if encoded:
-            pipeline.mset(encoded)
+            commands.append(("MSET", *[part for pair in encoded.items() for part in pair]))
         if changes.recalled:
-            recalled = [str(tid) for tid in changes.recalled]
-            pipeline.hdel(keys.label_index, *recalled)
-            pipeline.zrem(keys.label_times, *recalled)
+            commands.append(("HDEL", keys.label_index, *changes.recalled))
+            commands.append(("ZREM", keys.label_times, *changes.recalled))
         for start in range(0, len(forgotten), 10_000):
             chunk = forgotten[start : start + 10_000]
-            pipeline.hdel(keys.label_index, *chunk)
-            pipeline.zrem(keys.label_times, *chunk)
+            commands.append(("HDEL", keys.label_index, *chunk))
+            commands.append(("ZREM", keys.label_times, *chunk))
         if changes.remembered:
-            pipeline.hset(
-                keys.label_index,
-                mapping={
-                    str(tid): _encode_remembered(*remembered)
-                    for tid, remembered in changes.remembered.items()
-                },
-            )
-            pipeline.zadd(
-                keys.label_times,
-                {str(tid): remembered[0] for tid, remembered in changes.remembered.items()},
-            )
+            remembered = changes.remembered
+            entries: list[Argument] = ["HSET", keys.label_index]
+            times: list[Argument] = ["ZADD", keys.label_times]
+            for tid, (timestamp_ns, entity_keys) in remembered.items():
+                entries += (tid, _encode_remembered(timestamp_ns, entity_keys))
+                times += (timestamp_ns, tid)
+            commands.append(entries)
+            commands.append(times)
         for day, event_ids in event_ids_by_day.items():
             if event_ids:
-                pipeline.sadd(keys.processed(day), *event_ids)
-                pipeline.zadd(keys.processed_days, {str(day): day})
+                commands.append(("SADD", keys.processed(day), *event_ids))
+                commands.append(("ZADD", keys.processed_days, day, day))
         if applied_up_to is not None:
-            pipeline.set(keys.applied_up_to, applied_up_to)
+            commands.append(("SET", keys.applied_up_to, applied_up_to))
+        return commands
 
     def _evict(self) -> None:
         excess = len(self._cache) - self._max_cached
         while excess > 0:
-            self._cache.popitem(last=False)
+            ref, _ = self._cache.popitem(last=False)
+            self._event_arrays.pop(ref, None)
             excess -= 1
         if len(self._remembered) > self._max_cached:
             # Remembered transactions are re-read on demand; keep the newest half.

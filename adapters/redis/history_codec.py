@@ -18,9 +18,10 @@ from __future__ import annotations
 import math
 import struct
 from array import array
+from dataclasses import dataclass
 
 from twinbank.core.features.plan import EntityPlan
-from twinbank.core.features.streaming import EntityHistory
+from twinbank.core.features.streaming import NO_CHANGE, EntityHistory
 
 FORMAT_VERSION = 1
 _SHIFT = 1075
@@ -35,16 +36,67 @@ class CorruptHistory(ValueError):
 
 def encode_history(history: EntityHistory) -> bytes:
     """Return the bytes of a history (see the module docstring for the layout)."""
+    return _assemble(history, _event_arrays(history, 0))
+
+
+@dataclass(slots=True)
+class EncodedEvents:
+    """The event arrays of one history object as last encoded: times, ids, then one
+    array per source column, for the events with absolute indices start to stop."""
+
+    history: EntityHistory
+    start: int
+    stop: int
+    arrays: list[bytes]
+
+
+def encode_history_reusing(
+    history: EntityHistory, previous: EncodedEvents | None
+) -> tuple[bytes, EncodedEvents]:
+    """Return the bytes of a history, the same as ``encode_history``, and the arrays
+    to pass as ``previous`` at its next encoding.
+
+    Events that ``previous`` encoded from the same history object, and that the
+    engine has not inserted before or changed since (see
+    ``EntityHistory.first_changed``), are copied from it instead of converted again.
+    Resets the history's ``first_changed`` to NO_CHANGE.
+    """
+    offset = history.offset
+    stop = offset + len(history.times)
+    reused = 0
+    if previous is not None and previous.history is history and previous.start <= offset:
+        reused = max(0, min(previous.stop, history.first_changed, stop) - offset)
+    if previous is not None and reused:
+        skip = 8 * (offset - previous.start)
+        arrays = [
+            old[skip : skip + 8 * reused] + new
+            for old, new in zip(previous.arrays, _event_arrays(history, reused), strict=True)
+        ]
+    else:
+        arrays = _event_arrays(history, 0)
+    history.first_changed = NO_CHANGE
+    return _assemble(history, arrays), EncodedEvents(history, offset, stop, arrays)
+
+
+def _event_arrays(history: EntityHistory, start: int) -> list[bytes]:
+    """Return the times, ids and source columns of the events from position ``start``
+    on, as the bytes of their stored arrays."""
+    times = history.times[start:] if start else history.times
+    ids = history.ids[start:] if start else history.ids
+    arrays = [array("q", times).tobytes(), array("q", ids).tobytes()]
+    for column in history.columns:
+        arrays.append(_doubles(column[start:] if start else column).tobytes())
+    return arrays
+
+
+def _assemble(history: EntityHistory, arrays: list[bytes]) -> bytes:
     events = len(history.times)
     parts = [
         _HEADER.pack(
             FORMAT_VERSION, history.offset, events, len(history.columns), len(history.windows)
         ),
-        array("q", history.times).tobytes(),
-        array("q", history.ids).tobytes(),
+        *arrays,
     ]
-    for column in history.columns:
-        parts.append(_doubles(column).tobytes())
     for state in history.windows:
         parts.append(_WINDOW.pack(state.left, state.right, state.count))
         for total in state.sums:

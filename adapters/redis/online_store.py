@@ -38,12 +38,22 @@ _TIME = struct.Struct(">q")
 _ABSENT = (_TIME.pack(NOT_STORED) + _DOUBLE.pack(math.nan)).hex().encode()
 
 # KEYS: one hash per write. ARGV[1]: key expiry in ms (0 for none). ARGV[2]: the
-# writes as one string of newline-terminated fields: per write its field count, its
-# event time (16 hex digits), then name/value pairs (values in 16 hex digits). One
-# string instead of one argument per field saves the client most of its command
-# encoding. Returns the number of fields written.
+# writes as one string of newline-terminated tokens, three per write: the index of
+# its list of feature names, its event time (16 hex digits) and its values (16 hex
+# digits each, in the order of the names, with no separator). ARGV[3] on: the lists
+# of feature names, each name newline-terminated. Writes of one entity share a list,
+# so names are sent once per call, and one string instead of one argument per field
+# saves the client most of its command encoding. Returns the number of fields written.
 _WRITE_SCRIPT = """
 local expiry = tonumber(ARGV[1])
+local name_lists = {}
+for list = 3, #ARGV do
+  local names = {}
+  for name in string.gmatch(ARGV[list], "([^\\n]*)\\n") do
+    names[#names + 1] = name
+  end
+  name_lists[list - 2] = names
+end
 local tokens = {}
 local count = 0
 for token in string.gmatch(ARGV[2], "([^\\n]*)\\n") do
@@ -53,20 +63,16 @@ end
 local position = 1
 local written = 0
 for _, key in ipairs(KEYS) do
-  local fields = tonumber(tokens[position])
+  local names = name_lists[tonumber(tokens[position])]
   local event_time = tokens[position + 1]
-  local first = position + 2
-  local names = {}
-  for index = 0, fields - 1 do
-    names[index + 1] = tokens[first + 2 * index]
-  end
+  local values = tokens[position + 2]
   local stored = redis.call('HMGET', key, unpack(names))
   local changes = {}
-  for index = 1, fields do
+  for index = 1, #names do
     local current = stored[index]
     if (not current) or string.sub(current, 1, 16) <= event_time then
       changes[#changes + 1] = names[index]
-      changes[#changes + 1] = event_time .. tokens[first + 2 * index - 1]
+      changes[#changes + 1] = event_time .. string.sub(values, 16 * index - 15, 16 * index)
     end
   end
   if #changes > 0 then
@@ -76,7 +82,7 @@ for _, key in ipairs(KEYS) do
   if expiry > 0 then
     redis.call('PEXPIRE', key, expiry)
   end
-  position = first + 2 * fields
+  position = position + 3
 end
 return written
 """
@@ -84,14 +90,6 @@ return written
 
 class UnreadableOnlineValue(ValueError):
     """A stored field that is not in this adapter's format (written by another version)."""
-
-
-def _encode_time(event_time_ns: int) -> str:
-    return _TIME.pack(event_time_ns).hex()
-
-
-def _encode_value(value: float | None) -> str:
-    return _DOUBLE.pack(math.nan if value is None else float(value)).hex()
 
 
 def _decode(
@@ -144,16 +142,41 @@ class RedisOnlineFeatureStore:
         if not writes:
             return
         keys = []
-        fields: list[str] = []
+        name_lists: dict[tuple[str, ...], int] = {}
+        list_of_write = []
+        sizes = []
+        times = []
+        values: list[float | None] = []
         for write in writes:
             keys.append(self._key(write.entity, write.key))
-            fields.append(str(len(write.values)))
-            fields.append(_encode_time(write.event_time_ns))
-            for name, value in write.values.items():
-                fields.append(name)
-                fields.append(_encode_value(value))
-        fields.append("")
-        self._write_script(keys=keys, args=[self._expiry_ms, "\n".join(fields)])
+            names = tuple(write.values)
+            index = name_lists.get(names)
+            if index is None:
+                index = name_lists[names] = len(name_lists) + 1
+            list_of_write.append(index)
+            sizes.append(len(names))
+            times.append(write.event_time_ns)
+            values.extend(write.values.values())
+        # numpy turns None into the quiet NaN (7ff8000000000000) that stands for null.
+        value_digits = np.array(values, dtype=">f8").tobytes().hex()
+        time_digits = np.array(times, dtype=">i8").tobytes().hex()
+        tokens = []
+        start = 0
+        for position, (index, size) in enumerate(zip(list_of_write, sizes, strict=True)):
+            end = start + 16 * size
+            tokens.append(
+                f"{index}\n{time_digits[16 * position : 16 * position + 16]}\n"
+                f"{value_digits[start:end]}\n"
+            )
+            start = end
+        self._write_script(
+            keys=keys,
+            args=[
+                self._expiry_ms,
+                "".join(tokens),
+                *("".join(name + "\n" for name in names) for names in name_lists),
+            ],
+        )
 
     def read(self, entity: str, keys: Sequence[EntityKey], names: Sequence[str]) -> StoredValues:
         if not keys or not names:

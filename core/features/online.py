@@ -199,18 +199,34 @@ class FeatureWrite:
     event_time_ns: int
 
     def __post_init__(self) -> None:
-        where = f"write for {self.entity} {self.key!r}"
-        check_entity_key(self.key, where)
+        # A stream worker builds one write per entity and event, so the usual case (an
+        # int key, an int time, finite float values) is checked by type identity alone;
+        # anything else goes through the full checks, which raise with the reason.
+        moment = self.event_time_ns
+        if type(self.key) is not int or type(moment) is not int or moment < 0:
+            self._check_key_and_time()
+        for value in self.values.values():
+            if value is not None and not (type(value) is float and value - value == 0.0):
+                self._check_values()
+                return
+
+    def _where(self) -> str:
+        return f"write for {self.entity} {self.key!r}"
+
+    def _check_key_and_time(self) -> None:
+        check_entity_key(self.key, self._where())
         if isinstance(self.event_time_ns, bool) or not isinstance(self.event_time_ns, int):
             raise InvalidFeatureWrite(
-                f"{where}: event time {self.event_time_ns!r} must be int nanoseconds since "
-                "the epoch (UTC)"
+                f"{self._where()}: event time {self.event_time_ns!r} must be int nanoseconds "
+                "since the epoch (UTC)"
             )
         if self.event_time_ns < 0:
             raise InvalidFeatureWrite(
-                f"{where}: event time {self.event_time_ns} ns is before 1970; "
+                f"{self._where()}: event time {self.event_time_ns} ns is before 1970; "
                 "online stores keep event times from the epoch on"
             )
+
+    def _check_values(self) -> None:
         for name, value in self.values.items():
             if value is not None and (
                 isinstance(value, bool)
@@ -218,8 +234,8 @@ class FeatureWrite:
                 or not math.isfinite(value)
             ):
                 raise InvalidFeatureWrite(
-                    f"{where}: feature {name!r} has value {value!r}; use a finite number "
-                    "or None for null"
+                    f"{self._where()}: feature {name!r} has value {value!r}; use a finite "
+                    "number or None for null"
                 )
 
 

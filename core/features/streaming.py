@@ -76,15 +76,24 @@ class WindowState:
         self.trackers: list[Tracker] | None = None
 
 
+NO_CHANGE = (1 << 63) - 1
+"""``EntityHistory.first_changed`` when no event was inserted or changed in place."""
+
+
 class EntityHistory:
     """The events of one entity key that some window may still need.
 
     ``offset`` is the absolute index of ``times[0]``; events before it were pruned.
     ``columns[slot]`` holds each event's value of the slot's source as an exact
     integer: in 2**-1074 units for a value source, 0 or 1 for the fraud label.
+
+    ``first_changed`` is the absolute index of the first event that the engine
+    inserted or changed in place since a store last reset it to NO_CHANGE. Appends
+    and pruning leave it as it is. A store that encodes histories reuses the bytes
+    of the events before it.
     """
 
-    __slots__ = ("columns", "ids", "offset", "times", "windows")
+    __slots__ = ("columns", "first_changed", "ids", "offset", "times", "windows")
 
     def __init__(self, plan: EntityPlan) -> None:
         self.times: list[int] = []
@@ -92,6 +101,7 @@ class EntityHistory:
         self.columns: list[list[int]] = [[] for _ in plan.sources]
         self.offset = 0
         self.windows = [WindowState(len(plan.sources)) for _ in plan.windows]
+        self.first_changed = NO_CHANGE
 
 
 class LateTransaction(OutOfOrderTransaction):
@@ -410,6 +420,7 @@ def _insert_late(
     for column, value in zip(columns, arriving, strict=True):
         column.insert(position, value)
     index = offset + position
+    history.first_changed = min(history.first_changed, index)
 
     for window, state in zip(plan.windows, history.windows, strict=True):
         upper = latest - window.delay_ns
@@ -565,6 +576,7 @@ def _mark_fraud(
         return  # the same label delivered twice
     column[position] = 1
     absolute = history.offset + position
+    history.first_changed = min(history.first_changed, absolute)
     for state in history.windows:
         if state.left <= absolute < state.right:
             state.sums[slot] += 1

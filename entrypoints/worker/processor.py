@@ -5,8 +5,8 @@ set aside (dead-letter) events that cannot be applied; apply the rest to the
 streaming engine over the worker's state store; write the resulting feature values to
 the online store and the offline history; then commit the state changes together with
 the applied event ids (one atomic step in the state store); and only then acknowledge
-the deliveries. The online write and the history append run in two threads at once,
-and both finish before the commit.
+the deliveries. The online write and the history append run in two threads while
+the changed histories are encoded, and all finish before the commit.
 
 Why this order survives a crash at any point: until the commit, the stored state and
 the processed ids are unchanged, so redelivered events are applied again to the same
@@ -106,7 +106,7 @@ class BatchProcessor:
         self._engine = StreamingFeatureEngine(feature_set, state)
         self._floor: int | None = None
         self._floor_known = False
-        self._second_thread = ThreadPoolExecutor(1, thread_name_prefix="store-write")
+        self._store_threads = ThreadPoolExecutor(2, thread_name_prefix="store-write")
 
     @property
     def applied_up_to(self) -> int | None:
@@ -214,16 +214,19 @@ class BatchProcessor:
         if history is None:
             self._online.write(latest)
         elif getattr(history, "appends_from_any_thread", False):
-            appended = self._second_thread.submit(history.append, rows)
+            appended = self._store_threads.submit(history.append, rows)
+            written = self._store_threads.submit(self._online.write, latest)
             try:
-                self._online.write(latest)
                 if encode_changes is not None:
                     encode_changes()
             finally:
-                appended.result()
+                try:
+                    written.result()
+                finally:
+                    appended.result()
             return
         else:
-            written = self._second_thread.submit(self._online.write, latest)
+            written = self._store_threads.submit(self._online.write, latest)
             try:
                 history.append(rows)
             finally:

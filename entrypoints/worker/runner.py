@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -82,6 +83,48 @@ class WorkerReport:
         self.batches += 1
 
 
+class _ReadAhead:
+    """Reads of the stream, the next one started while the current batch is applied,
+    so that the stream's round trip and the decoding overlap the stores' writes.
+
+    Entries read ahead are pending for this consumer like any received entry: when
+    the worker stops before applying them, it finds them again when it restarts.
+    """
+
+    def __init__(self, subscription: EventSubscription, count: int, block_ms: int) -> None:
+        self._subscription = subscription
+        self._count = count
+        self._block_ms = block_ms
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="stream-read")
+        self._started: Future[list[Delivery]] | None = None
+
+    def start(self) -> None:
+        """Start the next read in the background, unless one is in flight."""
+        if self._started is None:
+            self._started = self._thread.submit(
+                self._subscription.receive, self._count, self._block_ms
+            )
+
+    def receive(self) -> list[Delivery]:
+        """Return the entries of the read started last, or read now when none was."""
+        started, self._started = self._started, None
+        if started is None:
+            return self._subscription.receive(self._count, self._block_ms)
+        return started.result()
+
+    def close(self) -> int:
+        """Wait for a read in flight; return how many entries it left pending."""
+        started, self._started = self._started, None
+        self._thread.shutdown(wait=True)
+        if started is None:
+            return 0
+        try:
+            return len(started.result())
+        except Exception as error:
+            log.warning("the last read of the stream failed while stopping: %r", error)
+            return 0
+
+
 class StreamWorker:
     """Feeds the consumer group's entries through a BatchProcessor."""
 
@@ -115,6 +158,7 @@ class StreamWorker:
         next_claim = time.monotonic()
         next_stats = time.monotonic() + settings.stats_every_s
         stats_applied = 0
+        reader = _ReadAhead(self._subscription, settings.batch_size, settings.block_ms)
         while not stop.is_set():
             deliveries: list[Delivery] = []
             try:
@@ -127,9 +171,8 @@ class StreamWorker:
                         self.report.claimed += len(claimed)
                     deliveries.extend(claimed)
                     next_claim = time.monotonic() + settings.claim_every_s
-                deliveries.extend(
-                    self._subscription.receive(settings.batch_size, settings.block_ms)
-                )
+                received = reader.receive()
+                deliveries.extend(received)
                 if not deliveries and not self._lease.acquire_lease():
                     log.error("worker %s lost the write lease while idle; stopping", consumer)
                     break
@@ -138,13 +181,15 @@ class StreamWorker:
                 continue
             self._buffer.add(deliveries)
             ready = self._buffer.release(flush=not deliveries)
+            if received:
+                reader.start()
             if ready and not self._process(ready, stop):
                 break
             if time.monotonic() >= next_stats:
                 self._log_progress(stats_applied)
                 stats_applied = self.report.applied
                 next_stats = time.monotonic() + settings.stats_every_s
-        held = len(self._buffer)
+        held = len(self._buffer) + reader.close()
         self._lease.release_lease()
         log.info(
             "worker %s stopped: %d applied, %d duplicates, %d dead-lettered, %d batches, "

@@ -43,6 +43,20 @@ def test_history_replayed_batch_adds_nothing(engine: Engine) -> None:
     ]
 
 
+def test_history_keeps_first_values_of_replayed_row(engine: Engine) -> None:
+    history = SqlFeatureHistory(engine)
+    history.append([_row("t:1", 7, 10, {"AMOUNT_1D": 1.0})])
+
+    history.append([_row("t:2", 7, 20, {"AMOUNT_1D": 2.0}), _row("t:1", 7, 10, {"AMOUNT_1D": 9.0})])
+    history.append([_row("t:3", 8, 30, {"AMOUNT_1D": 3.0})])
+
+    assert history.rows("customer") == [
+        ("7", "t:1", 10, {"AMOUNT_1D": 1.0}),
+        ("7", "t:2", 20, {"AMOUNT_1D": 2.0}),
+        ("8", "t:3", 30, {"AMOUNT_1D": 3.0}),
+    ]
+
+
 _TEXT = st.text(
     st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x00"),
     min_size=1,

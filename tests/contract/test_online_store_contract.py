@@ -60,6 +60,24 @@ def test_read_returns_written_values(store) -> None:
     assert rows[1] == {"a": (-2.0, 200)}
 
 
+def test_one_call_mixes_name_lists(store) -> None:
+    store.write(
+        [
+            write(1, 10, a=1.0, b=2.0),
+            write(2, 20, b=3.0),
+            write(3, 30, b=4.0, a=5),
+            write(4, 40, a=6.0, b=None),
+        ]
+    )
+
+    rows = store.read(CUSTOMER, [1, 2, 3, 4], ["a", "b"])
+
+    assert rows[0] == {"a": (1.0, 10), "b": (2.0, 10)}
+    assert rows[1] == {"b": (3.0, 20)}
+    assert rows[2] == {"a": (5.0, 30), "b": (4.0, 30)}
+    assert rows[3] == {"a": (6.0, 40), "b": (None, 40)}
+
+
 def test_read_keeps_key_order_and_missing(store) -> None:
     store.write([write(7, 5, a=7.0), write(3, 5, a=3.0)])
 
@@ -129,6 +147,10 @@ def test_ping(store) -> None:
     assert store.ping() is True
 
 
+class _Ratio(float):
+    """A float subclass, which a write accepts as a number when it is finite."""
+
+
 @pytest.mark.parametrize(
     ("key", "time_ns", "value"),
     [
@@ -137,12 +159,36 @@ def test_ping(store) -> None:
         ("", 1, 1.0),
         (1, -1, 1.0),
         (1, 1.0, 1.0),
+        (1, True, 1.0),
         (1, 1, float("nan")),
+        (1, 1, float("inf")),
+        (1, 1, float("-inf")),
+        (1, 1, True),
+        (1, 1, "1.0"),
+        ("k", 1, float("nan")),
+        (1, 1, _Ratio("inf")),
     ],
 )
 def test_invalid_write_is_rejected(key: object, time_ns: object, value: float) -> None:
     with pytest.raises(InvalidFeatureWrite, match="write for customer"):
-        FeatureWrite(CUSTOMER, key, {"a": value}, time_ns)  # type: ignore[arg-type]
+        FeatureWrite(CUSTOMER, key, {"b": 0.5, "a": value}, time_ns)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("key", "time_ns", "value"),
+    [
+        (1, 0, 1.0),
+        ("k", 1, -0.0),
+        (1, 1, None),
+        (1, 1, 3),
+        (1, 1, _Ratio("0.25")),
+        (1, 1, 1.7976931348623157e308),
+    ],
+)
+def test_valid_write_is_accepted(key: object, time_ns: int, value: float | None) -> None:
+    write = FeatureWrite(CUSTOMER, key, {"a": value}, time_ns)  # type: ignore[arg-type]
+
+    assert write.values == {"a": value}
 
 
 @pytest.mark.redis
