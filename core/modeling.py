@@ -61,36 +61,23 @@ class ModelInputs:
                 "list each input once"
             )
         known = set(REQUEST_FIELDS) | set(self.feature_names)
+        operands = [_operands(name, known) for name in self.names]
         plain: dict[str, int] = {}
-        plain_columns: list[int] = []
-        ratio_columns: list[int] = []
-        for column, name in enumerate(self.names):
-            parts = name.split(RATIO_SEPARATOR)
-            if len(parts) > 2:
-                raise UnknownModelInput(
-                    f"model input {name!r} divides more than two inputs; a ratio input is "
-                    f"'numerator{RATIO_SEPARATOR}denominator'"
-                )
+        for parts in operands:
             for part in parts:
-                if part not in known:
-                    raise UnknownModelInput(
-                        f"model input {name!r}: {part!r} is neither a request field "
-                        f"{REQUEST_FIELDS} nor a feature of the model's feature set"
-                    )
                 plain.setdefault(part, len(plain))
-            (plain_columns if len(parts) == 1 else ratio_columns).append(column)
-        ratios = [self.names[column].split(RATIO_SEPARATOR) for column in ratio_columns]
+        plain_columns = [column for column, parts in enumerate(operands) if len(parts) == 1]
+        ratio_columns = [column for column, parts in enumerate(operands) if len(parts) == 2]
         derived = {
             "_plain": tuple(plain),
             "_plain_columns": plain_columns,
             "_columns": [plain[self.names[column]] for column in plain_columns],
             "_ratio_columns": ratio_columns,
-            "_numerators": [plain[numerator] for numerator, _ in ratios],
-            "_denominators": [plain[denominator] for _, denominator in ratios],
+            "_numerators": [plain[operands[column][0]] for column in ratio_columns],
+            "_denominators": [plain[operands[column][1]] for column in ratio_columns],
             # Per column: its plain input and -1, or a ratio's numerator and denominator.
             "_layout": [
-                (plain[parts[0]], plain[parts[1]] if len(parts) == 2 else -1)
-                for parts in (name.split(RATIO_SEPARATOR) for name in self.names)
+                (plain[parts[0]], plain[parts[1]] if len(parts) == 2 else -1) for parts in operands
             ],
         }
         for attribute, value in derived.items():
@@ -137,6 +124,41 @@ class ModelInputs:
                 np.divide(plain[:, self._numerators], denominators, out=ratios, where=usable)
             matrix[:, self._ratio_columns] = ratios
         return matrix
+
+
+def _operands(name: str, known: set[str]) -> tuple[str, ...]:
+    """Return ``(name,)`` for a plain input, or a ratio's numerator and denominator.
+
+    A name that is itself a request field or feature is plain, even with the separator
+    in it (credit data has such columns); otherwise exactly one split at a separator
+    must give two plain inputs.
+    """
+    if name in known:
+        return (name,)
+    pieces = name.split(RATIO_SEPARATOR)
+    splits = [
+        (RATIO_SEPARATOR.join(pieces[:cut]), RATIO_SEPARATOR.join(pieces[cut:]))
+        for cut in range(1, len(pieces))
+    ]
+    ratios = [split for split in splits if split[0] in known and split[1] in known]
+    if len(ratios) == 1:
+        return ratios[0]
+    if len(ratios) > 1:
+        raise UnknownModelInput(
+            f"model input {name!r} divides plain inputs in {len(ratios)} ways: {ratios}; "
+            "rename a feature so that the ratio is unambiguous"
+        )
+    if len(pieces) == 1:
+        raise UnknownModelInput(
+            f"model input {name!r} is neither a request field {REQUEST_FIELDS} nor a "
+            "feature of the model's feature set"
+        )
+    unknown = sorted({part for split in splits for part in split if part not in known})
+    raise UnknownModelInput(
+        f"model input {name!r} is no ratio of two plain inputs: {unknown} are neither "
+        f"request fields {REQUEST_FIELDS} nor features of the model's feature set; a "
+        f"ratio input is 'numerator{RATIO_SEPARATOR}denominator'"
+    )
 
 
 def _ratio(numerator: float, denominator: float) -> float:

@@ -51,15 +51,28 @@ def test_ratio_null_for_zero_denominator() -> None:
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [
-        ("amount/unknown", "'unknown' is neither"),
+        ("amount/unknown", r"no ratio of two plain inputs: \['unknown'\]"),
         ("unknown", "'unknown' is neither"),
-        ("amount/usual/risk", "more than two inputs"),
-        ("amount/", "'' is neither"),
+        ("amount/usual/risk", "no ratio of two plain inputs"),
+        ("amount/", r"\[''\] are neither"),
     ],
 )
 def test_bad_input_names_rejected(name: str, fragment: str) -> None:
     with pytest.raises(UnknownModelInput, match=fragment):
         ModelInputs(("amount", name), FEATURES)
+
+
+def test_feature_named_with_separator_is_plain() -> None:
+    inputs = ModelInputs(("amount", "debt/income", "amount/debt/income"), ("debt/income",))
+
+    matrix = inputs.from_columns({"amount": np.array([6.0]), "debt/income": np.array([2.0])})
+
+    np.testing.assert_array_equal(matrix, [[6.0, 2.0, 3.0]])
+
+
+def test_ambiguous_ratio_rejected() -> None:
+    with pytest.raises(UnknownModelInput, match="in 2 ways"):
+        ModelInputs(("a/b/c",), ("a", "b/c", "a/b", "c"))
 
 
 @pytest.mark.parametrize(
