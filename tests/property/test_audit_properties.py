@@ -183,5 +183,6 @@ def test_decision_body_equals_the_generic_walk(record: DecisionRecord):
     fast_entry, fast_sets = entries.entry(record)
     walked_entry, walked_sets = entries.entry(walked)
     assert fast_entry.body_json == walked_entry.body_json
+    assert fast_entry.body_json == canonical_json(fast_entry.body)
     assert fast_entry == walked_entry
     assert fast_sets == walked_sets
