@@ -110,9 +110,15 @@ class DecisionsContainer(containers.DeclarativeContainer):
 
     log = providers.Selector(
         config.profile,
-        memory=providers.Factory(SqlDecisionLog.from_url, url=config.sqlite_url),
-        local=providers.Factory(SqlDecisionLog.from_url, url=config.postgres_url),
-        production=providers.Factory(SqlDecisionLog.from_url, url=config.postgres_url),
+        memory=providers.Factory(
+            SqlDecisionLog.from_url, url=config.sqlite_url, batch_size=config.batch_size
+        ),
+        local=providers.Factory(
+            SqlDecisionLog.from_url, url=config.postgres_url, batch_size=config.batch_size
+        ),
+        production=providers.Factory(
+            SqlDecisionLog.from_url, url=config.postgres_url, batch_size=config.batch_size
+        ),
         # Tests that only count records use the list-backed log.
         ephemeral=providers.Factory(InMemoryDecisionLog),
     )
@@ -471,6 +477,8 @@ def build_container(
                 "profile": settings.profile,
                 "sqlite_url": sqlite_url,
                 "postgres_url": settings.postgres_url,
+                # The decision table is written in batches of the audit chain's size.
+                "batch_size": audit_settings.batch_size,
             },
             "serving": {
                 "profile": settings.profile,

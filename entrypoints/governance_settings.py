@@ -42,7 +42,11 @@ class AuditSettings(BaseSettings):
         "key-1", min_length=1, description="Name of the key, stored in every decision record."
     )
     batch_size: int = Field(
-        5_000, ge=1, description="Decisions chained and written per transaction."
+        25_000,
+        ge=1,
+        description=(
+            "Decisions written per transaction to the decision table and the audit chain."
+        ),
     )
     chain_decisions: bool = Field(
         True, description="Also chain every decision of a scenario run into its database."

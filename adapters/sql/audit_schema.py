@@ -14,6 +14,8 @@ from sqlalchemy import (
     event,
 )
 
+from .sqlite_tuning import tune_sqlite_file
+
 audit_metadata = MetaData()
 
 audit_records = Table(
@@ -50,7 +52,10 @@ def prepare_engine(engine: Engine) -> Engine:
     makes the second writer wait instead. PostgreSQL engines are returned unchanged:
     writers there take a table lock inside the transaction.
     """
-    if engine.dialect.name != "sqlite" or event.contains(engine, "begin", _begin):
+    if engine.dialect.name != "sqlite":
+        return engine
+    tune_sqlite_file(engine)
+    if event.contains(engine, "begin", _begin):
         return engine
     event.listen(engine, "connect", _manual_transactions)
     event.listen(engine, "begin", _begin)

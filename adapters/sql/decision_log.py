@@ -29,6 +29,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from twinbank.core.decisions import DecisionRecord
 
+from .sqlite_tuning import tune_sqlite_file
+
 metadata = MetaData()
 
 decisions = Table(
@@ -93,7 +95,7 @@ class SqlDecisionLog:
     """
 
     def __init__(self, engine: Engine, batch_size: int = 5_000) -> None:
-        self._engine = engine
+        self._engine = tune_sqlite_file(engine)
         self._batch_size = batch_size
         self._buffer: list[Row] = []
         self._known_feature_sets: set[str] = set()

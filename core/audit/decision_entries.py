@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ..decisions import DecisionRecord, StageLatency
+from ..decisions import DecisionRecord, Outcome, StageLatency
 from ..features.vector import FeatureVector
 from ..transactions import Transaction
 from .canonical import canonical_string
@@ -64,6 +64,10 @@ class FeatureSetNames:
     names: tuple[str, ...]
 
 
+_TEXT_CACHE_LIMIT = 1_024
+"""Maximum entries of each cache of repeated texts (versions, reason codes); a full
+cache is cleared."""
+
 _Converter = Callable[[Any, list[FeatureSetNames]], Any]
 
 
@@ -80,6 +84,9 @@ class DecisionEntries:
             float: _plain_float,
             FeatureVector: _plain_features,
         }
+        self._middle_texts: dict[tuple[str, Outcome, str, tuple[str, ...]], str] = {}
+        self._list_texts: dict[tuple[str, ...], str] = {}
+        self._string_texts: dict[str, str] = {}
 
     @property
     def key_id(self) -> str:
@@ -93,14 +100,16 @@ class DecisionEntries:
         value with no plain-data form.
         """
         feature_sets: list[FeatureSetNames] = []
-        body = self._decision_body(record, feature_sets)
-        known_layout = body is not None
-        if body is None:
+        known = self._known_decision(record, feature_sets)
+        if known is None:
             feature_sets = []
             try:
                 body = self._plain(record, feature_sets)
             except NotAuditable as error:
                 raise error.within("record") from None
+            body_json = None
+        else:
+            body, body_json = known
         if not isinstance(body, dict) or "decision_id" not in body or "decided_at_ns" not in body:
             raise NotAuditable(
                 type(record).__name__,
@@ -117,56 +126,161 @@ class DecisionEntries:
             model_id=_optional_str(body.get("model_id")),
             model_version=_optional_str(body.get("model_version")),
             customer_pseudonym=_optional_str(customer),
-            body_json=_decision_json(body) if known_layout else _ENCODER.encode(body),
+            body_json=_ENCODER.encode(body) if body_json is None else body_json,
         )
         return entry, feature_sets
 
-    def _decision_body(
+    def _known_decision(
         self, record: object, feature_sets: list[FeatureSetNames]
-    ) -> dict[str, Any] | None:
-        """Return the plain body of a ``DecisionRecord`` of the known layout, field by
-        field, equal to what the generic walk returns; None for any other record, or
-        for a value the generic walk must name in its error.
+    ) -> tuple[dict[str, Any], str] | None:
+        """Return the plain body of a ``DecisionRecord`` of the known layout and its
+        canonical text, equal to what the generic walk and ``_ENCODER`` return.
 
-        Every replayed decision takes this path, which skips the generic walk's
-        per-field dispatch.
+        Returns None for any other record, and for values that the generic walk must
+        convert or name in its error. Such values are numbers that are not exactly
+        ``int`` or finite ``float`` (a NaN score, numpy scalars), string subclasses and
+        lists in place of tuples. Every replayed decision takes this path, which skips
+        the generic walk's per-field dispatch and the encoder's key sorting.
         """
         if not _KNOWN_DECISION_LAYOUT or type(record) is not DecisionRecord:
             return None
-        transaction, latency = record.transaction, record.latency
-        if type(transaction) is not Transaction or type(latency) is not StageLatency:
+        transaction, latency, features = record.transaction, record.latency, record.features
+        if (
+            type(transaction) is not Transaction
+            or type(latency) is not StageLatency
+            or type(features) is not FeatureVector
+            or type(record.decision_id) is not str
+            or type(features.feature_set_version) is not str
+        ):
             return None
-        if type(record.features) is not FeatureVector or transaction.customer_id is None:
+        integers = (
+            transaction.transaction_id,
+            transaction.timestamp_ns,
+            transaction.customer_id,
+            transaction.terminal_id,
+            record.decided_at_ns,
+            latency.features_ns,
+            latency.scoring_ns,
+            latency.policy_ns,
+        )
+        if not all(type(value) is int for value in integers):
             return None
-        plain = self._plain
+        score, amount = record.score, transaction.amount
+        if type(score) is not float or type(amount) is not float:
+            return None
+        if not (math.isfinite(score) and math.isfinite(amount)):
+            return None
+        middle = self._middle_text(record)
+        degraded = self._string_list_text(record.degraded)
+        if middle is None or degraded is None:
+            return None
         try:
-            customer = plain(transaction.customer_id, feature_sets)
-            return {
-                "decision_id": plain(record.decision_id, feature_sets),
-                "transaction": {
-                    "transaction_id": plain(transaction.transaction_id, feature_sets),
-                    "timestamp_ns": plain(transaction.timestamp_ns, feature_sets),
-                    "customer_pseudonym": self._pseudonymiser.pseudonym("customer", customer),
-                    "terminal_id": plain(transaction.terminal_id, feature_sets),
-                    "amount": plain(transaction.amount, feature_sets),
-                },
-                "decided_at_ns": plain(record.decided_at_ns, feature_sets),
-                "score": plain(record.score, feature_sets),
-                "outcome": plain(record.outcome, feature_sets),
-                "reasons": self._plain_sequence(record.reasons, feature_sets),
-                "policy_version": plain(record.policy_version, feature_sets),
-                "model_version": plain(record.model_version, feature_sets),
-                "features": _plain_features(record.features, feature_sets),
-                "latency": {
-                    "features_ns": plain(latency.features_ns, feature_sets),
-                    "scoring_ns": plain(latency.scoring_ns, feature_sets),
-                    "policy_ns": plain(latency.policy_ns, feature_sets),
-                },
-                "degraded": self._plain_sequence(record.degraded, feature_sets),
-                "explanation": plain(record.explanation, feature_sets),
-            }
+            plain_features = _plain_features(features, feature_sets)
+            explanation = self._plain(record.explanation, feature_sets)
         except NotAuditable:
             return None
+        customer = self._pseudonymiser.pseudonym("customer", transaction.customer_id)
+        body = {
+            "decision_id": record.decision_id,
+            "transaction": {
+                "transaction_id": transaction.transaction_id,
+                "timestamp_ns": transaction.timestamp_ns,
+                "customer_pseudonym": customer,
+                "terminal_id": transaction.terminal_id,
+                "amount": amount,
+            },
+            "decided_at_ns": record.decided_at_ns,
+            "score": score,
+            "outcome": record.outcome.value,
+            "reasons": list(record.reasons),
+            "policy_version": record.policy_version,
+            "model_version": record.model_version,
+            "features": plain_features,
+            "latency": {
+                "features_ns": latency.features_ns,
+                "scoring_ns": latency.scoring_ns,
+                "policy_ns": latency.policy_ns,
+            },
+            "degraded": list(record.degraded),
+            "explanation": explanation,
+        }
+        values = plain_features["values"]
+        values_text = (
+            _json_list(values) if None in values else f"[{','.join(map(float.__repr__, values))}]"
+        )
+        # The keys in sorted order at every level, as ``_ENCODER`` writes them.
+        text = (
+            f'{{"decided_at_ns":{record.decided_at_ns}'
+            f',"decision_id":{canonical_string(record.decision_id)}'
+            f',"degraded":{degraded}'
+            f',"explanation":{"null" if explanation is None else _ENCODER.encode(explanation)}'
+            f',"features":{{"feature_set_version":'
+            f"{self._string_text(features.feature_set_version)}"
+            f',"values":{values_text}}}'
+            f',"latency":{{"features_ns":{latency.features_ns}'
+            f',"policy_ns":{latency.policy_ns}'
+            f',"scoring_ns":{latency.scoring_ns}}}'
+            f"{middle}{float.__repr__(score)}"
+            f',"transaction":{{"amount":{float.__repr__(amount)}'
+            f',"customer_pseudonym":{canonical_string(customer)}'
+            f',"terminal_id":{transaction.terminal_id}'
+            f',"timestamp_ns":{transaction.timestamp_ns}'
+            f',"transaction_id":{transaction.transaction_id}}}}}'
+        )
+        return body, text
+
+    def _middle_text(self, record: DecisionRecord) -> str | None:
+        """Return the text from ``"model_version"`` to ``"score":`` of a known decision's
+        canonical JSON, or None when one of its values needs the generic walk.
+
+        These fields take few distinct values in a replay, so their texts are kept.
+        """
+        outcome, reasons = record.outcome, record.reasons
+        model_version, policy_version = record.model_version, record.policy_version
+        if (
+            type(outcome) is not Outcome
+            or type(reasons) is not tuple
+            or type(model_version) is not str
+            or type(policy_version) is not str
+        ):
+            return None
+        key = (model_version, outcome, policy_version, reasons)
+        text = self._middle_texts.get(key)
+        if text is None:
+            reasons_text = self._string_list_text(reasons)
+            if reasons_text is None:
+                return None
+            if len(self._middle_texts) >= _TEXT_CACHE_LIMIT:
+                self._middle_texts.clear()
+            text = self._middle_texts[key] = (
+                f',"model_version":{canonical_string(model_version)}'
+                f',"outcome":{canonical_string(outcome.value)}'
+                f',"policy_version":{canonical_string(policy_version)}'
+                f',"pseudonym_key_id":{canonical_string(self._pseudonymiser.key_id)}'
+                f',"reasons":{reasons_text},"score":'
+            )
+        return text
+
+    def _string_list_text(self, items: object) -> str | None:
+        """Return the canonical text of a tuple of strings, or None for anything else."""
+        if type(items) is not tuple:
+            return None
+        text = self._list_texts.get(items)
+        if text is None:
+            if not all(type(item) is str for item in items):
+                return None
+            if len(self._list_texts) >= _TEXT_CACHE_LIMIT:
+                self._list_texts.clear()
+            text = self._list_texts[items] = f"[{','.join(map(canonical_string, items))}]"
+        return text
+
+    def _string_text(self, value: str) -> str:
+        text = self._string_texts.get(value)
+        if text is None:
+            if len(self._string_texts) >= _TEXT_CACHE_LIMIT:
+                self._string_texts.clear()
+            text = self._string_texts[value] = canonical_string(value)
+        return text
 
     def _plain(self, value: Any, feature_sets: list[FeatureSetNames]) -> Any:
         converter = self._converters.get(type(value))
@@ -292,61 +406,6 @@ def _field_names(value: Any) -> tuple[str, ...] | None:
     return None
 
 
-def _decision_json(body: dict[str, Any]) -> str:
-    """Return ``_ENCODER.encode(body)`` for a body built by ``_decision_body``.
-
-    The text is assembled in sorted key order from the known layout, and each value is
-    encoded as the encoder would encode it (see ``_json_value``). This skips the
-    encoder's key sorting of every object on the hot path.
-    """
-    transaction, features, latency = body["transaction"], body["features"], body["latency"]
-    return "".join(
-        (
-            '{"decided_at_ns":',
-            _json_value(body["decided_at_ns"]),
-            ',"decision_id":',
-            _json_value(body["decision_id"]),
-            ',"degraded":',
-            _json_list(body["degraded"]),
-            ',"explanation":',
-            _json_value(body["explanation"]),
-            ',"features":{"feature_set_version":',
-            _json_value(features["feature_set_version"]),
-            ',"values":',
-            _json_list(features["values"]),
-            '},"latency":{"features_ns":',
-            _json_value(latency["features_ns"]),
-            ',"policy_ns":',
-            _json_value(latency["policy_ns"]),
-            ',"scoring_ns":',
-            _json_value(latency["scoring_ns"]),
-            '},"model_version":',
-            _json_value(body["model_version"]),
-            ',"outcome":',
-            _json_value(body["outcome"]),
-            ',"policy_version":',
-            _json_value(body["policy_version"]),
-            ',"pseudonym_key_id":',
-            _json_value(body["pseudonym_key_id"]),
-            ',"reasons":',
-            _json_list(body["reasons"]),
-            ',"score":',
-            _json_value(body["score"]),
-            ',"transaction":{"amount":',
-            _json_value(transaction["amount"]),
-            ',"customer_pseudonym":',
-            _json_value(transaction["customer_pseudonym"]),
-            ',"terminal_id":',
-            _json_value(transaction["terminal_id"]),
-            ',"timestamp_ns":',
-            _json_value(transaction["timestamp_ns"]),
-            ',"transaction_id":',
-            _json_value(transaction["transaction_id"]),
-            "}}",
-        )
-    )
-
-
 def _json_value(value: Any) -> str:
     """Return the encoder's text of one plain value: floats and integers by ``repr``,
     as ``json`` writes them, strings as ``canonical_string`` does."""
@@ -370,7 +429,7 @@ def _field_layout(kind: type) -> tuple[str, ...]:
     return tuple(field.name for field in dataclasses.fields(kind))
 
 
-# The fields that ``DecisionEntries._decision_body`` copies; a change to these classes
+# The fields that ``DecisionEntries._known_decision`` copies; a change to these classes
 # turns it off, so that the generic walk carries new fields to the audit trail.
 _KNOWN_DECISION_LAYOUT = (
     _field_layout(DecisionRecord)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -11,10 +12,14 @@ from tests.support.audit import decision_entries
 from tests.support.postgres import postgres_schema_url  # noqa: F401  (fixture)
 from twinbank.adapters.memory import InMemoryAuditTrail, InMemoryDecisionLog
 from twinbank.adapters.sql import SqlAuditTrail, SqlDecisionLog
+from twinbank.adapters.sql.sqlite_tuning import PAGE_CACHE_KIB
 from twinbank.core.decisions import DecisionRecord, Outcome, StageLatency, decision_id_for
 from twinbank.core.features.vector import FeatureVector
 from twinbank.core.ports import DecisionLog
 from twinbank.core.transactions import Transaction
+from twinbank.entrypoints.containers import build_container
+from twinbank.entrypoints.governance_settings import AuditSettings
+from twinbank.entrypoints.settings import PlatformSettings
 
 
 def _record(transaction_id: int, model_version: str = "model-a") -> DecisionRecord:
@@ -110,3 +115,44 @@ def test_sql_log_stores_features_by_name(tmp_path):
         ).one()
     assert values == "[1.0, null]"
     assert names == '["A", "B"]'
+
+
+@pytest.mark.parametrize("log_kind", ["decision-table", "audit-trail"])
+def test_sqlite_file_log_gets_page_cache(tmp_path, log_kind):
+    engine = create_engine(f"sqlite:///{tmp_path / 'decisions.db'}")
+    if log_kind == "decision-table":
+        SqlDecisionLog(engine)
+    else:
+        SqlAuditTrail(engine, decision_entries)
+    with engine.connect() as connection:
+        (cache_size,) = connection.exec_driver_sql("PRAGMA cache_size").one()
+    assert cache_size == -PAGE_CACHE_KIB
+
+
+def test_in_memory_sqlite_keeps_default_cache():
+    engine = create_engine("sqlite://")
+    SqlDecisionLog(engine)
+    with engine.connect() as connection:
+        (cache_size,) = connection.exec_driver_sql("PRAGMA cache_size").one()
+    assert cache_size != -PAGE_CACHE_KIB
+
+
+def test_container_logs_flush_at_configured_batch(tmp_path):
+    url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    container = build_container(
+        PlatformSettings(profile="memory"),
+        sqlite_url=url,
+        audit_settings=AuditSettings(batch_size=4),
+        governance_backend="memory",
+    )
+    log = container.audit.decision_log()
+    for transaction_id in range(5):
+        log.append(_record(transaction_id))
+    with sqlite3.connect(tmp_path / "decisions.db") as connection:
+        (table_rows,) = connection.execute("SELECT COUNT(*) FROM decisions").fetchone()
+        (chained,) = connection.execute(
+            "SELECT COUNT(*) FROM audit_records WHERE kind = 'decision'"
+        ).fetchone()
+    assert table_rows == 4
+    # The chain's first batch also contains the entry that records the feature-set names.
+    assert chained == 3

@@ -21,6 +21,7 @@ from twinbank.core.audit import (
 )
 from twinbank.core.audit.canonical import canonical_string
 from twinbank.core.decisions import DecisionRecord, Outcome, StageLatency
+from twinbank.core.explanations import ComponentReport, DecisionExplanation
 from twinbank.core.features.vector import FeatureVector
 from twinbank.core.transactions import Transaction
 
@@ -142,6 +143,33 @@ class WalkedDecisionRecord(DecisionRecord):
 
 
 finite_or_nan = st.floats(allow_infinity=False)
+finite = st.floats(allow_nan=False, allow_infinity=False)
+explanations = st.builds(
+    DecisionExplanation,
+    top_positive=st.lists(st.tuples(st.text(max_size=6), finite), max_size=2).map(tuple),
+    top_negative=st.lists(st.tuples(st.text(max_size=6), finite), max_size=2).map(tuple),
+    reason_codes=st.lists(st.text(max_size=6), max_size=2).map(tuple),
+    combined_log_odds=finite,
+    calibrated_probability=st.floats(min_value=0, max_value=1),
+    floor=st.none() | st.floats(min_value=0, max_value=1),
+    components=st.lists(
+        st.builds(
+            ComponentReport,
+            name=st.text(max_size=6),
+            version=st.text(max_size=6),
+            log_odds=st.none() | finite,
+            weight=st.none() | finite,
+            explanation_method=st.sampled_from(["tree_shap", "offline"]),
+            elapsed_ns=st.integers(min_value=0, max_value=2**40),
+            left_out=st.none() | st.text(max_size=6),
+        ),
+        max_size=2,
+    ).map(tuple),
+    explained_offline=st.lists(st.text(max_size=6), max_size=2).map(tuple),
+    stage_ns=st.lists(
+        st.tuples(st.text(max_size=6), st.integers(min_value=0, max_value=2**40)), max_size=2
+    ).map(tuple),
+)
 decision_records = st.builds(
     DecisionRecord,
     decision_id=st.uuids().map(str),
@@ -171,6 +199,7 @@ decision_records = st.builds(
         policy_ns=st.integers(min_value=0, max_value=2**40),
     ),
     degraded=st.lists(st.sampled_from(["feature_state", "model"]), max_size=2).map(tuple),
+    explanation=st.none() | explanations,
 )
 
 
@@ -183,5 +212,6 @@ def test_decision_body_equals_the_generic_walk(record: DecisionRecord):
     fast_entry, fast_sets = entries.entry(record)
     walked_entry, walked_sets = entries.entry(walked)
     assert fast_entry.body_json == walked_entry.body_json
+    assert fast_entry.body_json == canonical_json(fast_entry.body)
     assert fast_entry == walked_entry
     assert fast_sets == walked_sets
