@@ -97,7 +97,7 @@ def merge_asof_join(
 
 def measure(calls: dict[str, Callable[[], object]], repeats: int) -> dict[str, dict[str, float]]:
     """Time every call ``repeats`` times, taking turns, so that a change in the
-    machine's load during the run reaches every side alike; then trace one more call
+    machine's load during the run reaches every side alike. Then trace one more call
     of each for its peak memory."""
     seconds: dict[str, list[float]] = {name: [] for name in calls}
     for _ in range(repeats):

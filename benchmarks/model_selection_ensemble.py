@@ -31,7 +31,7 @@ from twinbank.core.features.handbook import handbook_feature_set
 RULES = Path(__file__).resolve().parents[1] / "scenarios" / "rules" / "handbook-patterns.yaml"
 SHIFTS = (-21, -28)
 # The network and XGBoost candidates were compared before the ratio inputs existed,
-# so they run without them; `--only` runs the candidates whose name contains a text.
+# so they run without them. `--only` runs the candidates whose name contains a text.
 NO_RATIOS: dict[str, object] = {"ratio_inputs": []}
 CANDIDATES = {
     "no ratio inputs": NO_RATIOS,
@@ -60,7 +60,9 @@ CANDIDATES = {
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="", help="run the candidates whose name holds this")
+    parser.add_argument(
+        "--only", default="", help="run only the candidates whose name contains this text"
+    )
     arguments = parser.parse_args()
     root = os.environ.get("TWINBANK_DATA_DIR")
     if not root:

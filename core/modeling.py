@@ -130,8 +130,8 @@ def _operands(name: str, known: set[str]) -> tuple[str, ...]:
     """Return ``(name,)`` for a plain input, or a ratio's numerator and denominator.
 
     A name that is itself a request field or feature is plain, even with the separator
-    in it (credit data has such columns); otherwise exactly one split at a separator
-    must give two plain inputs.
+    in it, because credit data has such columns. Any other name must split at exactly
+    one separator into two plain inputs.
     """
     if name in known:
         return (name,)
@@ -155,9 +155,9 @@ def _operands(name: str, known: set[str]) -> tuple[str, ...]:
         )
     unknown = sorted({part for split in splits for part in split if part not in known})
     raise UnknownModelInput(
-        f"model input {name!r} is no ratio of two plain inputs: {unknown} are neither "
-        f"request fields {REQUEST_FIELDS} nor features of the model's feature set; a "
-        f"ratio input is 'numerator{RATIO_SEPARATOR}denominator'"
+        f"invalid model input {name!r}: {unknown} are not found among the request fields "
+        f"{REQUEST_FIELDS} or the features of the model's feature set; name a plain "
+        f"input or a ratio 'numerator{RATIO_SEPARATOR}denominator' of two plain inputs"
     )
 
 

@@ -182,7 +182,7 @@ def _recency_order(event: Int64Array, created: Int64Array) -> tuple[Int64Array, 
     """Return the history's positions in recency order and the event times in it.
 
     A stable sort by event time alone is enough unless rows with equal event times are
-    out of created-time order; only then does a second sort key pay its cost.
+    out of created-time order. Only then does the second sort key pay its cost.
     """
     order = np.argsort(event, kind="stable")
     sorted_event = event[order]

@@ -200,8 +200,8 @@ class FeatureWrite:
 
     def __post_init__(self) -> None:
         # A stream worker builds one write per entity and event, so the usual case (an
-        # int key, an int time, finite float values) is checked by type identity alone;
-        # anything else goes through the full checks, which raise with the reason.
+        # int key, an int time, finite float values) is checked by type identity alone.
+        # Anything else goes through the full checks, which raise with the reason.
         moment = self.event_time_ns
         if type(self.key) is not int or type(moment) is not int or moment < 0:
             self._check_key_and_time()

@@ -189,18 +189,18 @@ class StreamWorker:
                 self._log_progress(stats_applied)
                 stats_applied = self.report.applied
                 next_stats = time.monotonic() + settings.stats_every_s
-        held = len(self._buffer) + reader.close()
+        pending = len(self._buffer) + reader.close()
         self._lease.release_lease()
         log.info(
             "worker %s stopped: %d applied, %d duplicates, %d dead-lettered, %d batches, "
-            "%d retries, %d held entries left pending",
+            "%d retries, %d read entries left pending",
             consumer,
             self.report.applied,
             self.report.duplicates,
             self.report.dead_letters,
             self.report.batches,
             self.report.retries,
-            held,
+            pending,
         )
         return self.report
 

@@ -94,9 +94,9 @@ def test_join_equals_reference(
 ) -> None:
     if presorted:  # in (event, created) order, as a time-ordered store returns it
         history = sorted(history, key=lambda row: (row[1], row[1] + row[2]))
-    # Keys 70,000 apart are their own codes, but with gaps wider than the rows, which
-    # the grouping of a sorted history closes first; keys 10**17 apart are too sparse
-    # to be their own codes, so they go through np.unique.
+    # Keys 70,000 apart are their own codes, with gaps wider than the rows that the
+    # grouping of a sorted history closes first. Keys 10**17 apart are too sparse to be
+    # their own codes, so they go through np.unique.
     history = [(key * key_scale, *rest) for key, *rest in history]
     rows = [(key * key_scale, timestamp) for key, timestamp in rows]
     table = _history(history)
@@ -287,7 +287,7 @@ def test_unknown_feature_is_rejected() -> None:
 
 
 @pytest.mark.parametrize("ignore_created_after", [False, True])
-def test_keys_far_apart_need_no_table_of_their_range(ignore_created_after: bool) -> None:
+def test_sparse_keys_allocate_no_range(ignore_created_after: bool) -> None:
     # A table with one entry per code from 0 to 2**57 would need 2**57 entries, which
     # no machine has; numpy would raise MemoryError or ValueError.
     keys = np.array([2**57, 0, 2**57], dtype=np.int64)

@@ -20,9 +20,9 @@ from twinbank.core.transactions import FraudLabel, Transaction
 FEATURES = handbook_feature_set()
 PLANS = {plan.entity.name: plan for plan in compile_plan(FEATURES).entities}
 
-# One step, as a tuple: hours since the previous transaction (0 for an equal time),
-# hours the transaction is shifted back (0 for none), customer, terminal, amount in
-# cents, and the label that follows it for an earlier transaction (None for none).
+# One step, as a tuple. Its fields: hours since the previous transaction (0 for an
+# equal time), hours the transaction is shifted back (0 for none), customer, terminal,
+# amount in cents, and the label of an earlier transaction that follows it (or None).
 _STEP = st.tuples(
     st.sampled_from([0, 1, 1, 2, 3, 24]),
     st.sampled_from([0, 0, 1, 3]),

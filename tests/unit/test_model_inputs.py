@@ -51,10 +51,10 @@ def test_ratio_null_for_zero_denominator() -> None:
 @pytest.mark.parametrize(
     ("name", "fragment"),
     [
-        ("amount/unknown", r"no ratio of two plain inputs: \['unknown'\]"),
+        ("amount/unknown", r"invalid model input 'amount/unknown': \['unknown'\] are not found"),
         ("unknown", "'unknown' is neither"),
-        ("amount/usual/risk", "no ratio of two plain inputs"),
-        ("amount/", r"\[''\] are neither"),
+        ("amount/usual/risk", "invalid model input"),
+        ("amount/", r"\[''\] are not found"),
     ],
 )
 def test_bad_input_names_rejected(name: str, fragment: str) -> None:
