@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import os
 import platform
 import shutil
@@ -76,6 +77,7 @@ class Phase:
     requests: int
     failures: int
     rps: float
+    steady_rps: float
     p50: float
     p95: float
     p99: float
@@ -235,10 +237,32 @@ def run_locust(
         requests=int(row["Request Count"]),
         failures=int(row["Failure Count"]),
         rps=float(row["Requests/s"]),
+        steady_rps=steady_rate(work / f"locust-{name}_stats_history.csv"),
         p50=float(row["50%"]),
         p95=float(row["95%"]),
         p99=float(row["99%"]),
     )
+
+
+def steady_rate(history: Path, settle_s: int = 5) -> float:
+    """Return the requests per second once every user runs, from ``settle_s`` seconds
+    after the first completed request to the last second that locust recorded.
+
+    Locust's own rate divides by the whole phase, including the second in which its
+    users start, so it stays below the offered rate however fast the server is."""
+    with history.open(encoding="utf-8") as rows:
+        counts = [
+            (int(row["Timestamp"]), int(row["Total Request Count"]))
+            for row in csv.DictReader(rows)
+            if row["Name"] == "Aggregated" and int(row["Total Request Count"]) > 0
+        ]
+    if len(counts) < 2:
+        return math.nan
+    first = next((c for c in counts if c[0] >= counts[0][0] + settle_s), counts[0])
+    last = counts[-1]
+    if last[0] <= first[0]:
+        return math.nan
+    return (last[1] - first[1]) / (last[0] - first[0])
 
 
 def write_markdown(results: dict[str, object]) -> None:
@@ -260,14 +284,15 @@ def write_markdown(results: dict[str, object]) -> None:
         str(results["command"]),
         "```",
         "",
-        "| phase | route | users | offered req/s | seconds | requests | failures | req/s | p50 ms | p95 ms | p99 ms | req/s vs ceiling |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| phase | route | users | offered req/s | seconds | requests | failures | req/s | steady req/s | p50 ms | p95 ms | p99 ms | req/s vs ceiling |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for phase in phases:
         offered = "max" if phase.offered_rps is None else f"{phase.offered_rps:,.0f}"
         lines.append(
             f"| {phase.name} | `{phase.route}` | {phase.users} | {offered} | {phase.seconds} | "
-            f"{phase.requests:,} | {phase.failures:,} | {phase.rps:,.0f} | {phase.p50:g} | "
+            f"{phase.requests:,} | {phase.failures:,} | {phase.rps:,.0f} | "
+            f"{phase.steady_rps:,.0f} | {phase.p50:g} | "
             f"{phase.p95:g} | {phase.p99:g} | {phase.rps / ceiling.rps:.2f} |"
         )
     lines += [
@@ -480,12 +505,13 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
     }
     (work / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     table = Table(title="Serving benchmark")
-    for column in ("phase", "req/s", "failures", "p50 ms", "p95 ms", "p99 ms"):
+    for column in ("phase", "req/s", "steady req/s", "failures", "p50 ms", "p95 ms", "p99 ms"):
         table.add_column(column, justify="right" if column != "phase" else "left")
     for phase in phases:
         table.add_row(
             phase.name,
             f"{phase.rps:,.0f}",
+            f"{phase.steady_rps:,.0f}",
             str(phase.failures),
             f"{phase.p50:g}",
             f"{phase.p95:g}",

@@ -90,7 +90,7 @@ class EventSubscription(Protocol):
 
     def receive(self, count: int, block_ms: int) -> list[Delivery]:
         """Return up to ``count`` entries no consumer of the group has received yet,
-        waiting up to ``block_ms`` for the first one."""
+        waiting up to ``block_ms`` for the first one (0: return at once)."""
         ...
 
     def acknowledge(self, delivery_ids: Sequence[str]) -> None:

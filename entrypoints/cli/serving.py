@@ -145,6 +145,14 @@ def worker(
     ] = None,
     batch_size: Annotated[int, typer.Option(min=1, max=100_000, help="Entries per read.")] = 1000,
     block_ms: Annotated[int, typer.Option(min=1, help="Maximum wait of one read (ms).")] = 500,
+    linger_ms: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=1000,
+            help="After a short read, wait this long for more entries before applying (ms).",
+        ),
+    ] = 20,
     allowed_lateness_ms: Annotated[
         int, typer.Option(min=0, help="Event-time disorder tolerated between publishers (ms).")
     ] = 500,
@@ -170,7 +178,10 @@ def worker(
     stream_worker = build_stream_worker(
         container,
         WorkerSettings(
-            batch_size=batch_size, block_ms=block_ms, allowed_lateness_ms=allowed_lateness_ms
+            batch_size=batch_size,
+            block_ms=block_ms,
+            linger_ms=linger_ms,
+            allowed_lateness_ms=allowed_lateness_ms,
         ),
         consumer or default_consumer_name(),
         write_history=history,

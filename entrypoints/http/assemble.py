@@ -201,8 +201,8 @@ def build_serving_services(
         ),
     )
     forwarders = [
-        serving.audit_forwarder(journal),
-        serving.events_forwarder(journal),
+        serving.audit_forwarder(journal, linger_s=settings.audit_linger_ms / 1000),
+        serving.events_forwarder(journal, linger_s=settings.events_linger_ms / 1000),
     ]
     online = OnlineFeatureService(serving.online_store_reader(), feature_set)
     return ServingServices(

@@ -143,6 +143,24 @@ class ServeSettings(BaseModel):
             "os: after the operating system has it (survives a process crash only)."
         ),
     )
+    audit_linger_ms: float = Field(
+        100.0,
+        ge=0,
+        le=5_000,
+        description=(
+            "After forwarding a small batch of journaled decisions to the audit database, "
+            "wait this long so that the next batch carries more (fewer commits)."
+        ),
+    )
+    events_linger_ms: float = Field(
+        10.0,
+        ge=0,
+        le=1_000,
+        description=(
+            "The same wait for publishing decided transactions to the event stream; it "
+            "delays the stream worker's feature updates by as much."
+        ),
+    )
     feature_lookup_timeout_ms: float = Field(
         20.0, gt=0, le=1_000, description="Budget of one feature-state read."
     )

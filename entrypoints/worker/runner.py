@@ -32,6 +32,16 @@ class WorkerSettings(BaseModel):
     block_ms: int = Field(
         500, ge=1, le=60_000, description="How long one read waits for new entries."
     )
+    linger_ms: int = Field(
+        20,
+        ge=0,
+        le=1_000,
+        description=(
+            "After a read returns fewer than batch_size entries, wait this long and read "
+            "again, so that one batch's store writes carry the events of a trickle; "
+            "0 applies every read as it comes."
+        ),
+    )
     claim_idle_ms: int = Field(
         60_000,
         ge=1,
@@ -91,26 +101,38 @@ class _ReadAhead:
     the worker stops before applying them, it finds them again when it restarts.
     """
 
-    def __init__(self, subscription: EventSubscription, count: int, block_ms: int) -> None:
+    def __init__(
+        self, subscription: EventSubscription, count: int, block_ms: int, linger_ms: int
+    ) -> None:
         self._subscription = subscription
         self._count = count
         self._block_ms = block_ms
+        self._linger_s = linger_ms / 1000
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="stream-read")
         self._started: Future[list[Delivery]] | None = None
 
     def start(self) -> None:
         """Start the next read in the background, unless one is in flight."""
         if self._started is None:
-            self._started = self._thread.submit(
-                self._subscription.receive, self._count, self._block_ms
-            )
+            self._started = self._thread.submit(self._read)
 
     def receive(self) -> list[Delivery]:
         """Return the entries of the read started last, or read now when none was."""
         started, self._started = self._started, None
         if started is None:
-            return self._subscription.receive(self._count, self._block_ms)
+            return self._read()
         return started.result()
+
+    def _read(self) -> list[Delivery]:
+        """Read up to ``count`` entries.
+
+        After a short read, wait ``linger_ms`` and add what arrived meanwhile with a
+        read that does not block."""
+        deliveries = self._subscription.receive(self._count, self._block_ms)
+        if not deliveries or len(deliveries) >= self._count or self._linger_s <= 0:
+            return deliveries
+        time.sleep(self._linger_s)
+        return deliveries + self._subscription.receive(self._count - len(deliveries), 0)
 
     def close(self) -> int:
         """Wait for a read in flight; return how many entries it left pending."""
@@ -158,7 +180,9 @@ class StreamWorker:
         next_claim = time.monotonic()
         next_stats = time.monotonic() + settings.stats_every_s
         stats_applied = 0
-        reader = _ReadAhead(self._subscription, settings.batch_size, settings.block_ms)
+        reader = _ReadAhead(
+            self._subscription, settings.batch_size, settings.block_ms, settings.linger_ms
+        )
         while not stop.is_set():
             deliveries: list[Delivery] = []
             try:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+import pytest
+
 from twinbank.adapters.memory import InMemoryOnlineFeatureStore, InMemoryWorkerState
 from twinbank.adapters.memory.event_stream import InMemoryEventStream
 from twinbank.core.event_stream import Delivery, EventSubscription
@@ -21,7 +23,8 @@ class RecordingSubscription:
     """An EventSubscription that delegates to another and records each read's size.
 
     It sets ``stop`` after ``stop_after_reads`` reads that returned entries, or at the
-    first read that returns none."""
+    first read that waited and returned none (a lingering worker's second read of a
+    batch does not wait)."""
 
     def __init__(
         self, inner: EventSubscription, stop: threading.Event, stop_after_reads: int | None
@@ -44,7 +47,8 @@ class RecordingSubscription:
     def receive(self, count: int, block_ms: int) -> list[Delivery]:
         deliveries = self._inner.receive(count, block_ms)
         self.read_sizes.append(len(deliveries))
-        if not deliveries or len([size for size in self.read_sizes if size]) == self._stop_after:
+        drained = not deliveries and block_ms > 0
+        if drained or len([size for size in self.read_sizes if size]) == self._stop_after:
             self._stop.set()
         return deliveries
 
@@ -97,4 +101,45 @@ def test_entries_read_ahead_are_applied_after_restart():
     assert second.report.recovered >= 20 - first.report.applied
     assert first.report.applied + second.report.applied == 45
     assert first.report.duplicates + second.report.duplicates == 0
+    assert stream.subscription(GROUP, "worker-1").lag() == 0
+
+
+class TrickleSubscription(RecordingSubscription):
+    """Publishes ``more`` events to the stream as its first read returns, as a publisher
+    would while the worker lingers."""
+
+    def __init__(
+        self,
+        stream: InMemoryEventStream,
+        stop: threading.Event,
+        more: Sequence[Transaction],
+    ) -> None:
+        super().__init__(stream.subscription(GROUP, "worker-1"), stop, None)
+        self._stream = stream
+        self._more = list(more)
+
+    def receive(self, count: int, block_ms: int) -> list[Delivery]:
+        deliveries = super().receive(count, block_ms)
+        if deliveries and self._more:
+            self._stream.publish(self._more)
+            self._more = []
+        return deliveries
+
+
+@pytest.mark.parametrize(("linger_ms", "batches"), [(0, 2), (200, 1)])
+def test_worker_linger_batches_a_trickle(linger_ms: int, batches: int):
+    stream = InMemoryEventStream()
+    events = _transactions(7)
+    stream.publish(events[:3])
+    stop = threading.Event()
+    subscription = TrickleSubscription(stream, stop, events[3:])
+    state = InMemoryWorkerState()
+    processor = BatchProcessor(handbook_feature_set(), state, InMemoryOnlineFeatureStore(), None)
+    settings = WorkerSettings(batch_size=10, block_ms=1, linger_ms=linger_ms, allowed_lateness_ms=0)
+    worker = StreamWorker(subscription, processor, state, settings)
+
+    report = worker.run(stop)
+
+    assert report.applied == 7
+    assert report.batches == batches
     assert stream.subscription(GROUP, "worker-1").lag() == 0
