@@ -59,7 +59,7 @@ from twinbank.entrypoints.worker.assemble import CONSUMER_GROUP
 ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = ROOT / "benchmarks" / "locust" / "decisions.py"
 BENCHMARKS = ROOT / "BENCHMARKS.md"
-MARK = "<!-- serving-benchmark journal_sync={mode}:{edge} -->"
+MARK = "<!-- serving-benchmark {variant}:{edge} -->"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 KEY = "benchmark-" + uuid.uuid4().hex
 console = Console()
@@ -265,9 +265,24 @@ def steady_rate(history: Path, settle_s: int = 5) -> float:
     return (last[1] - first[1]) / (last[0] - first[0])
 
 
+def set_nice(pid: int, value: int) -> None:
+    """Set the nice value of every thread of a process, because Linux keeps one per
+    thread."""
+    if value == 0:
+        return
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        os.setpriority(os.PRIO_PROCESS, int(task.name), value)
+    console.log(f"set nice {value} for process {pid}")
+
+
 def write_markdown(results: dict[str, object]) -> None:
-    start_mark = MARK.format(mode=results["journal_sync"], edge="start")
-    end_mark = MARK.format(mode=results["journal_sync"], edge="end")
+    variant = f"journal_sync={results['journal_sync']}" + "".join(
+        f" {name}={value}"
+        for name, value in results["nice"].items()
+        if value  # type: ignore[union-attr]
+    )
+    start_mark = MARK.format(variant=variant, edge="start")
+    end_mark = MARK.format(variant=variant, edge="end")
     phases = [Phase(**phase) for phase in results["phases"]]  # type: ignore[union-attr]
     worker = results["worker"]
     assert isinstance(worker, dict)
@@ -276,7 +291,8 @@ def write_markdown(results: dict[str, object]) -> None:
         start_mark,
         f"With `journal_sync: {results['journal_sync']}`. Measured {results['finished']} on {results['machine']}; load average (1/5/15 min) "
         f"{results['load_before']} before and {results['load_after']} after. Locust, the "
-        "service, the worker, Redis and PostgreSQL share the machine's cores.",
+        "service, the worker, Redis and PostgreSQL share the machine's cores"
+        + (f" ({results['priorities']})." if results.get("priorities") else "."),
         "",
         "Command:",
         "",
@@ -340,6 +356,21 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         default="fsync",
         help="Answer after the decision record is on disk (fsync) or in the OS (os).",
     )
+    parser.add_argument(
+        "--redis-nice",
+        type=int,
+        default=0,
+        help=(
+            "Nice value of the private Redis during the load phases (negative: ahead of "
+            "the other processes, as on a host of its own; needs root)."
+        ),
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="Nice value of the stream worker during the load phases (positive: background).",
+    )
     parser.add_argument("--no-markdown", action="store_true", help="Do not touch BENCHMARKS.md.")
     parser.add_argument(
         "--only",
@@ -367,7 +398,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
         postgres_url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
         redis_url = f"redis://127.0.0.1:{arguments.redis_port}/0"
-        processes.start(
+        redis_server = processes.start(
             "redis",
             ["redis-server", "--bind", "127.0.0.1", "--port", str(arguments.redis_port),
              "--save", "", "--appendonly", "no"],
@@ -412,7 +443,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             for start in range(0, len(seed), 10_000):
                 stream.publish(seed[start : start + 10_000])
         observer = stream.subscription(CONSUMER_GROUP, "benchmark-observer")
-        processes.start(
+        stream_worker = processes.start(
             "worker", twinbank("worker", "--profile", "local", "--consumer", "bench"), environment
         )
         wait_for(lambda: observer.lag() < len(seed), "the worker's first batch", 120)
@@ -432,6 +463,8 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             _report_worker_only(work, worker, load_before)
             return
 
+        set_nice(redis_server.pid, arguments.redis_nice)
+        set_nice(stream_worker.pid, arguments.worker_nice)
         port = _free_port()
         config = {
             "port": port,
@@ -494,6 +527,12 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         "machine": f"{platform.machine()} Linux, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_before": load_before,
         "journal_sync": arguments.journal_sync,
+        "nice": {"redis_nice": arguments.redis_nice, "worker_nice": arguments.worker_nice},
+        "priorities": ", ".join(
+            f"{name} at nice {value} during the load phases"
+            for name, value in (("Redis", arguments.redis_nice), ("worker", arguments.worker_nice))
+            if value
+        ),
         "load_after": load_average(),
         "command": "TWINBANK_DATA_DIR=... python benchmarks/bench_serving.py "
         + " ".join(sys.argv[1:]),
