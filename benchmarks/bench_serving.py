@@ -331,6 +331,11 @@ def write_markdown(results: dict[str, object]) -> None:
         before = current[: current.index(start_mark)]
         after = current[current.index(end_mark) + len(end_mark) :]
         BENCHMARKS.write_text(before + block + after, encoding="utf-8")
+    elif "<!-- serving-benchmark " in current:
+        # A new combination of settings goes after the last block of the page.
+        last_end = current.index(":end -->", current.rindex("<!-- serving-benchmark "))
+        cut = last_end + len(":end -->")
+        BENCHMARKS.write_text(current[:cut] + "\n\n" + block + current[cut:], encoding="utf-8")
     else:
         BENCHMARKS.write_text(
             current.rstrip() + "\n\n## Serving\n\n" + block + "\n", encoding="utf-8"
@@ -528,14 +533,18 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         "load_before": load_before,
         "journal_sync": arguments.journal_sync,
         "nice": {"redis_nice": arguments.redis_nice, "worker_nice": arguments.worker_nice},
-        "priorities": ", ".join(
-            f"{name} at nice {value} during the load phases"
-            for name, value in (("Redis", arguments.redis_nice), ("worker", arguments.worker_nice))
+        "priorities": " and ".join(
+            f"{name} at nice {value}"
+            for name, value in (
+                ("Redis", arguments.redis_nice),
+                ("the worker", arguments.worker_nice),
+            )
             if value
-        ),
+        )
+        + (" during the load phases" if arguments.redis_nice or arguments.worker_nice else ""),
         "load_after": load_average(),
         "command": "TWINBANK_DATA_DIR=... python benchmarks/bench_serving.py "
-        + " ".join(sys.argv[1:]),
+        + " ".join(_shown_arguments(sys.argv[1:])),
         "worker": worker,
         "online_features": len(features),
         "decisions": decided,
@@ -572,6 +581,21 @@ def _report_worker_only(work: Path, worker: dict[str, object], load_before: str)
         f"{worker['events_per_second']:,.0f} events/s; load average "
         f"{results['load_before']} before, {results['load_after']} after"
     )
+
+
+def _shown_arguments(arguments: list[str]) -> list[str]:
+    """Return the command-line arguments without ``--work`` and its folder, which is
+    local to the run."""
+    shown: list[str] = []
+    skip = False
+    for argument in arguments:
+        if skip:
+            skip = False
+        elif argument == "--work":
+            skip = True
+        elif not argument.startswith("--work="):
+            shown.append(argument)
+    return shown
 
 
 def _metric_total(exposition: str, name: str) -> float:

@@ -132,7 +132,17 @@ class _ReadAhead:
         if not deliveries or len(deliveries) >= self._count or self._linger_s <= 0:
             return deliveries
         time.sleep(self._linger_s)
-        return deliveries + self._subscription.receive(self._count - len(deliveries), 0)
+        try:
+            more = self._subscription.receive(self._count - len(deliveries), 0)
+        except Exception as error:  # the entries already read must still be applied
+            log.warning(
+                "topping up a read of %d entries (from %s) failed: %r; applying those entries",
+                len(deliveries),
+                deliveries[0].delivery_id,
+                error,
+            )
+            return deliveries
+        return deliveries + more
 
     def close(self) -> int:
         """Wait for a read in flight; return how many entries it left pending."""

@@ -143,3 +143,29 @@ def test_worker_linger_batches_a_trickle(linger_ms: int, batches: int):
     assert report.applied == 7
     assert report.batches == batches
     assert stream.subscription(GROUP, "worker-1").lag() == 0
+
+
+class FailingTopUp(RecordingSubscription):
+    """Fails every read that does not wait, as a stream that goes down while the
+    worker lingers."""
+
+    def receive(self, count: int, block_ms: int) -> list[Delivery]:
+        if block_ms == 0:
+            raise ConnectionError("stream unreachable")
+        return super().receive(count, block_ms)
+
+
+def test_worker_applies_a_read_whose_top_up_failed():
+    stream = InMemoryEventStream()
+    stream.publish(_transactions(3))
+    stop = threading.Event()
+    subscription = FailingTopUp(stream.subscription(GROUP, "worker-1"), stop, None)
+    state = InMemoryWorkerState()
+    processor = BatchProcessor(handbook_feature_set(), state, InMemoryOnlineFeatureStore(), None)
+    settings = WorkerSettings(batch_size=10, block_ms=1, linger_ms=5, allowed_lateness_ms=0)
+
+    report = StreamWorker(subscription, processor, state, settings).run(stop)
+
+    assert report.applied == 3
+    assert report.retries == 0
+    assert stream.subscription(GROUP, "worker-1").lag() == 0
