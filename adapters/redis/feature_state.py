@@ -3,7 +3,7 @@
 Keys, all under one prefix:
 
 * ``<prefix>:history:<entity>:<key>``: one entity key's window state
-  (``history_codec``);
+  (``history_codec``); a str key is written as ``s:<key>``;
 * ``<prefix>:label-index`` (hash) and ``<prefix>:label-index:times`` (sorted set):
   transactions whose labels feed some window, with their time and entity keys;
 * ``<prefix>:processed:<day>`` (sets): ids of the events applied, by event day;
@@ -55,7 +55,10 @@ class StateKeys:
     prefix: str
 
     def history(self, entity: str, key: EntityKey) -> str:
-        return f"{self.prefix}:history:{entity}:{key}"
+        # An int key is written in digits, a str key after "s:", so the int 5 and the
+        # str "5" have histories of their own.
+        written = key if isinstance(key, int) else f"s:{key}"
+        return f"{self.prefix}:history:{entity}:{written}"
 
     @property
     def label_index(self) -> str:

@@ -114,6 +114,26 @@ def test_saved_history_survives_a_new_store(harness: Harness):
     assert history.ids == [1]
 
 
+def test_int_and_str_keys_have_separate_histories(harness: Harness):
+    store = harness.store()
+    engine = StreamingFeatureEngine(FEATURES, store)
+    engine.observe_transaction(Transaction(1, 5 * DAY, 3, 9, 42.25))
+    engine.observe_transaction(Transaction(2, 6 * DAY, 4, 9, 10.0))
+    other = store.load_history("customer", 4)
+    assert other is not None
+    store.save_history("customer", "3", other)
+    harness.commit(store)
+
+    reopened = harness.store()
+    as_int = reopened.load_history("customer", 3)
+    as_str = reopened.load_history("customer", "3")
+
+    assert as_int is not None
+    assert as_str is not None
+    assert as_int.ids == [1]
+    assert as_str.ids == [2]
+
+
 def test_remembered_transaction_is_recalled_once(harness: Harness):
     store = harness.store()
     store.remember_transaction(11, 7 * DAY, (9,))
