@@ -276,11 +276,12 @@ def set_nice(pid: int, value: int) -> None:
 
 
 def write_markdown(results: dict[str, object]) -> None:
-    variant = f"journal_sync={results['journal_sync']}" + "".join(
-        f" {name}={value}"
-        for name, value in results["nice"].items()
-        if value  # type: ignore[union-attr]
-    )
+    nice = results["nice"]
+    assert isinstance(nice, dict)
+    variant = f"journal_sync={results['journal_sync']}"
+    for name, value in nice.items():
+        if value:
+            variant += f" {name}={value}"
     start_mark = MARK.format(variant=variant, edge="start")
     end_mark = MARK.format(variant=variant, edge="end")
     phases = [Phase(**phase) for phase in results["phases"]]  # type: ignore[union-attr]
@@ -533,18 +534,10 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         "load_before": load_before,
         "journal_sync": arguments.journal_sync,
         "nice": {"redis_nice": arguments.redis_nice, "worker_nice": arguments.worker_nice},
-        "priorities": " and ".join(
-            f"{name} at nice {value}"
-            for name, value in (
-                ("Redis", arguments.redis_nice),
-                ("the worker", arguments.worker_nice),
-            )
-            if value
-        )
-        + (" during the load phases" if arguments.redis_nice or arguments.worker_nice else ""),
+        "priorities": _priorities(arguments.redis_nice, arguments.worker_nice),
         "load_after": load_average(),
         "command": "TWINBANK_DATA_DIR=... python benchmarks/bench_serving.py "
-        + " ".join(_shown_arguments(sys.argv[1:])),
+        + " ".join(_arguments_without_work(sys.argv[1:])),
         "worker": worker,
         "online_features": len(features),
         "decisions": decided,
@@ -583,10 +576,22 @@ def _report_worker_only(work: Path, worker: dict[str, object], load_before: str)
     )
 
 
-def _shown_arguments(arguments: list[str]) -> list[str]:
+def _priorities(redis_nice: int, worker_nice: int) -> str:
+    """Return the nice values that differ from 0, as words for the benchmark page."""
+    changed = [
+        f"{name} at nice {value}"
+        for name, value in (("Redis", redis_nice), ("the worker", worker_nice))
+        if value
+    ]
+    if not changed:
+        return ""
+    return " and ".join(changed) + " during the load phases"
+
+
+def _arguments_without_work(arguments: list[str]) -> list[str]:
     """Return the command-line arguments without ``--work`` and its folder, which is
     local to the run."""
-    shown: list[str] = []
+    kept: list[str] = []
     skip = False
     for argument in arguments:
         if skip:
@@ -594,8 +599,8 @@ def _shown_arguments(arguments: list[str]) -> list[str]:
         elif argument == "--work":
             skip = True
         elif not argument.startswith("--work="):
-            shown.append(argument)
-    return shown
+            kept.append(argument)
+    return kept
 
 
 def _metric_total(exposition: str, name: str) -> float:

@@ -134,7 +134,7 @@ class _ReadAhead:
         time.sleep(self._linger_s)
         try:
             more = self._subscription.receive(self._count - len(deliveries), 0)
-        except Exception as error:  # the entries already read must still be applied
+        except Exception as error:  # The entries already read must still be applied.
             log.warning(
                 "topping up a read of %d entries (from %s) failed: %r; applying those entries",
                 len(deliveries),

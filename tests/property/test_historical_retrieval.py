@@ -204,16 +204,17 @@ def test_extreme_integer_keys_match_reference(
     assert chosen.tolist() == _latest_reference(history, rows, ignore_created_after)
 
 
+def _feature_x_table(entity: str, keys: np.ndarray, times_ns: list[int]) -> FeatureHistoryTable:
+    """Return a history of one feature ``x`` valued 1, 2, 3, ... in row order, each row
+    created at its event time."""
+    times = np.array(times_ns, dtype=np.int64)
+    values = np.arange(1.0, len(times) + 1.0).reshape(-1, 1)
+    return FeatureHistoryTable(entity, keys, times, times.copy(), ("x",), values)
+
+
 def test_uint64_keys_above_int64_are_matched() -> None:
     keys = np.array([2**63 + 5, 2**63 + 5, 3], dtype=np.uint64)
-    table = FeatureHistoryTable(
-        "card",
-        keys,
-        np.array([10, 20, 10], dtype=np.int64),
-        np.array([10, 20, 10], dtype=np.int64),
-        ("x",),
-        np.array([[1.0], [2.0], [3.0]]),
-    )
+    table = _feature_x_table("card", keys, [10, 20, 10])
     rows = EntityRows(
         np.array([2**63 + 5, 3, 2**63 + 6], dtype=np.uint64), np.array([15, 15, 15], dtype=np.int64)
     )
@@ -291,14 +292,7 @@ def test_sparse_keys_allocate_no_range(ignore_created_after: bool) -> None:
     # A table with one entry per code from 0 to 2**57 would need 2**57 entries, which
     # no machine has; numpy would raise MemoryError or ValueError.
     keys = np.array([2**57, 0, 2**57], dtype=np.int64)
-    table = FeatureHistoryTable(
-        "customer",
-        keys,
-        np.array([1, 2, 3], dtype=np.int64),
-        np.array([1, 2, 3], dtype=np.int64),
-        ("x",),
-        np.array([[1.0], [2.0], [3.0]]),
-    )
+    table = _feature_x_table("customer", keys, [1, 2, 3])
     rows = EntityRows(np.array([0, 2**57, 5], dtype=np.int64), np.array([5, 2, 5], dtype=np.int64))
 
     chosen = latest_rows(table, rows, ignore_created_after=ignore_created_after)

@@ -105,8 +105,8 @@ def test_entries_read_ahead_are_applied_after_restart():
 
 
 class TrickleSubscription(RecordingSubscription):
-    """Publishes ``more`` events to the stream as its first read returns, as a publisher
-    would while the worker lingers."""
+    """A subscription that publishes ``more`` events as its first read returns, as a
+    publisher would while the worker lingers."""
 
     def __init__(
         self,
@@ -146,8 +146,8 @@ def test_worker_linger_batches_a_trickle(linger_ms: int, batches: int):
 
 
 class FailingTopUp(RecordingSubscription):
-    """Fails every read that does not wait, as a stream that goes down while the
-    worker lingers."""
+    """A subscription whose reads that do not wait fail, as with a stream that goes
+    down while the worker lingers."""
 
     def receive(self, count: int, block_ms: int) -> list[Delivery]:
         if block_ms == 0:
