@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import heapq
+from bisect import insort_right
+from collections import deque
 from collections.abc import Iterable, Iterator
 
 from .ports import RecordedTransaction
@@ -21,17 +22,26 @@ def interleave_labels(
     streaming engine fed this sequence counts a label from its reveal instant on.
     Transactions without a known outcome get no label.
     """
-    pending: list[tuple[int, int, FraudLabel]] = []
-    arrival = 0
+    # Labels in reveal order, ties in arrival order. With a constant delay and
+    # transactions in timestamp order, each label goes to the end. The label of a
+    # transaction out of order is inserted in place.
+    pending: deque[FraudLabel] = deque()
     for record in recorded:
         transaction = record.transaction
-        while pending and pending[0][0] <= transaction.timestamp_ns:
-            yield heapq.heappop(pending)[2]
+        timestamp = transaction.timestamp_ns
+        while pending and pending[0].revealed_at_ns <= timestamp:
+            yield pending.popleft()
         yield transaction
         if record.is_fraud is not None:
-            reveal = transaction.timestamp_ns + label_delay_ns
-            arrival += 1
-            label = FraudLabel(transaction.transaction_id, reveal, record.is_fraud)
-            heapq.heappush(pending, (reveal, arrival, label))
-    while pending:
-        yield heapq.heappop(pending)[2]
+            label = FraudLabel(
+                transaction.transaction_id, timestamp + label_delay_ns, record.is_fraud
+            )
+            if pending and label.revealed_at_ns < pending[-1].revealed_at_ns:
+                insort_right(pending, label, key=_reveal_time)
+            else:
+                pending.append(label)
+    yield from pending
+
+
+def _reveal_time(label: FraudLabel) -> int:
+    return label.revealed_at_ns

@@ -2,12 +2,20 @@
 
 Two SimPy processes share one environment, which is the clock:
 
-* the replay process emits every transaction at its timestamp and every label when
+* the replay process emits every transaction at its timestamp and every label once
   it is revealed (the transaction's time plus the label delay), in the order of
   ``twinbank.core.events.interleave_labels``. On each transaction it asks the core
   to assess it, which updates the streaming features as of that moment;
 * the decision process takes assessed transactions, waits up to the batching delay,
   and asks the core to decide them in one batch.
+
+Labels revealed between two transactions reach the core when the second one
+arrives, just before it is assessed, rather than each at its own reveal instant. Only
+transactions read the windows that labels change, and a label still precedes every
+transaction at or after its reveal time, so each transaction gets the same features.
+The replay saves one SimPy timeout per label. Labels revealed after the last
+transaction are delivered at their reveal instants, so the simulation still ends when
+the last label is revealed.
 
 Assessed transactions wait in a plain list rather than a ``simpy.Store``. The replay
 process appends to it and wakes the decision process only when that process is idle.
@@ -117,17 +125,19 @@ class ReplayTwin:
         service = self._service
         progress_every = self._settings.progress_every
         trace = self.trace
+        revealed: list[FraudLabel] = []
         for event in interleave_labels(source, self._settings.label_delay_ns):
             if isinstance(event, FraudLabel):
-                wait = self._wait_until(event.revealed_at_ns)
-                if wait is not None:
-                    yield wait
-                service.observe_label(event)
-                trace.labels += 1
+                revealed.append(event)
                 continue
             wait = self._wait_until(event.timestamp_ns)
             if wait is not None:
                 yield wait
+            if revealed:
+                for label in revealed:
+                    service.observe_label(label)
+                trace.labels += len(revealed)
+                revealed.clear()
             self._inbox.append(service.assess(event))
             if self._wake is not None:
                 self._wake.succeed()
@@ -135,6 +145,12 @@ class ReplayTwin:
             trace.transactions += 1
             if self._progress is not None and trace.transactions % progress_every == 0:
                 self._progress(trace.transactions)
+        for label in revealed:  # revealed after the last transaction
+            wait = self._wait_until(label.revealed_at_ns)
+            if wait is not None:
+                yield wait
+            service.observe_label(label)
+            trace.labels += 1
         if self._progress is not None:
             self._progress(trace.transactions)
 
