@@ -7,18 +7,19 @@ every test builds its objects through ``ApplicationContainer``.
 
 from __future__ import annotations
 
+import functools
 import threading
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import redis
 from dependency_injector import containers, providers
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from sqlalchemy import create_engine
+from sqlalchemy import Engine, create_engine
 
 from twinbank.adapters.artifacts import LocalArtifactStore
-from twinbank.adapters.audit import FanOutDecisionLog, LocalDirectoryArchive
+from twinbank.adapters.audit import DecisionLogProcess, FanOutDecisionLog, LocalDirectoryArchive
 from twinbank.adapters.clocks import PerfCounterStopwatch, WallClock
 from twinbank.adapters.credit import load_study_file, run_study
 from twinbank.adapters.governance import ClaimedRoles, FileRoleDirectory
@@ -58,6 +59,8 @@ from twinbank.adapters.sql import (
     SqlFeatureHistory,
     SqlGovernanceStore,
 )
+from twinbank.adapters.sql.audit_schema import prepare_engine
+from twinbank.adapters.sql.sqlite_tuning import bulk_load_sqlite_file
 from twinbank.adapters.transactions import generated_dataset, load_transactions
 from twinbank.core.audit import AuditArchiver, DecisionEntries
 from twinbank.core.features.handbook import handbook_feature_set
@@ -66,6 +69,7 @@ from twinbank.core.features.materialization import BatchMaterializer
 from twinbank.core.features.registry import FeatureRegistry
 from twinbank.core.governance import GovernanceService, RoleDirectory
 from twinbank.core.modeling import ModelTrainer
+from twinbank.core.ports import DecisionLog
 from twinbank.simulator.regions.run import MultiRegionRun
 from twinbank.simulator.regions.traffic import read_traffic_file
 from twinbank.simulator.run import ScenarioRun
@@ -103,22 +107,42 @@ class FeaturesContainer(containers.DeclarativeContainer):
     historical = providers.Singleton(HistoricalFeatureService, offline_store, feature_set)
 
 
+def decision_engine(profile: str, sqlite_url: str, postgres_url: str, bulk_load: bool) -> Engine:
+    """Return the engine of the decision database, ready for the audit trail's writes
+    (see ``prepare_engine``): the SQLite URL in the memory profile, else PostgreSQL.
+
+    ``bulk_load`` marks a database that a scenario run builds from scratch; a SQLite
+    file then skips the per-commit journal and sync (see ``bulk_load_sqlite_file``).
+    """
+    url = postgres_url if profile in ("local", "production") else sqlite_url
+    engine = create_engine(url)
+    if bulk_load:
+        bulk_load_sqlite_file(engine)
+    return prepare_engine(engine)
+
+
 class DecisionsContainer(containers.DeclarativeContainer):
-    """Where decision records go."""
+    """The decision database's engine and decision log.
+
+    The decision table and, when decisions are chained, the audit trail share one
+    engine: on a SQLite file, two engines would each drop the other's page cache at
+    every commit and read the indexes back from the file.
+    """
 
     config = providers.Configuration()
 
+    engine = providers.Singleton(
+        decision_engine,
+        config.profile,
+        config.sqlite_url,
+        config.postgres_url,
+        config.bulk_load,
+    )
     log = providers.Selector(
         config.profile,
-        memory=providers.Factory(
-            SqlDecisionLog.from_url, url=config.sqlite_url, batch_size=config.batch_size
-        ),
-        local=providers.Factory(
-            SqlDecisionLog.from_url, url=config.postgres_url, batch_size=config.batch_size
-        ),
-        production=providers.Factory(
-            SqlDecisionLog.from_url, url=config.postgres_url, batch_size=config.batch_size
-        ),
+        memory=providers.Factory(SqlDecisionLog, engine, batch_size=config.batch_size),
+        local=providers.Factory(SqlDecisionLog, engine, batch_size=config.batch_size),
+        production=providers.Factory(SqlDecisionLog, engine, batch_size=config.batch_size),
         # Tests that only count records use the list-backed log.
         ephemeral=providers.Factory(InMemoryDecisionLog),
     )
@@ -182,8 +206,8 @@ class AuditContainer(containers.DeclarativeContainer):
     archive = providers.Factory(LocalDirectoryArchive, root=config.archive_dir)
     archiver = providers.Factory(AuditArchiver, trail=trail, archive=archive, clock=platform.clock)
     decision_trail = providers.Factory(
-        SqlAuditTrail.from_url,
-        url=config.decisions_url,
+        SqlAuditTrail,
+        engine=decisions.engine,
         decision_entries=decision_entries.provider,
         batch_size=config.batch_size,
     )
@@ -191,6 +215,13 @@ class AuditContainer(containers.DeclarativeContainer):
         config.chain_decisions,
         on=providers.Factory(FanOutDecisionLog, decisions.log, decision_trail),
         off=decisions.log,
+    )
+    # A scenario run's decisions: written by ``decision_log`` in this process, or by
+    # the same log built in a child process from the container's build arguments.
+    scenario_decision_log = providers.Selector(
+        config.decision_writer,
+        process=providers.Factory(DecisionLogProcess, build=config.writer_build),
+        inline=decision_log,
     )
 
 
@@ -257,7 +288,7 @@ class SimulationContainer(containers.DeclarativeContainer):
         ScenarioRun,
         feature_set=features.feature_set,
         feature_state=features.state_store,
-        decision_log=audit.decision_log.provider,
+        decision_log=audit.scenario_decision_log.provider,
         stopwatch=platform.stopwatch,
     )
 
@@ -442,11 +473,14 @@ def build_container(
     governance_settings: GovernanceSettings | None = None,
     governance_url: str | None = None,
     governance_backend: Literal["sql", "memory"] = "sql",
+    bulk_load_decisions: bool = False,
 ) -> ApplicationContainer:
     """Return a container configured from settings (by default, from the environment).
 
     ``sqlite_url`` is the decision database of the ``memory`` profile; the default is a
-    private in-memory database. ``governance_url`` overrides the database of the
+    private in-memory database. ``bulk_load_decisions`` marks that a scenario run builds
+    that database from scratch, which lets a SQLite file skip per-commit durability
+    until it is closed. ``governance_url`` overrides the database of the
     inventory and its audit trail (by default the SQLite file of the governance
     settings in the ``memory`` profile, PostgreSQL otherwise); the ``memory``
     ``governance_backend`` keeps both in process memory instead.
@@ -477,6 +511,7 @@ def build_container(
                 "profile": settings.profile,
                 "sqlite_url": sqlite_url,
                 "postgres_url": settings.postgres_url,
+                "bulk_load": bulk_load_decisions,
                 # The decision table is written in batches of the audit chain's size.
                 "batch_size": audit_settings.batch_size,
             },
@@ -496,10 +531,22 @@ def build_container(
                 "backend": governance_backend,
                 "settings": audit_settings,
                 "database_url": governance_url,
-                "decisions_url": decisions_url,
                 "batch_size": audit_settings.batch_size,
                 "archive_dir": audit_settings.archive_dir,
                 "chain_decisions": "on" if audit_settings.chain_decisions else "off",
+                "decision_writer": _decision_writer(audit_settings, decisions_url),
+                "writer_build": functools.partial(
+                    decision_log_in_child,
+                    {
+                        "settings": settings,
+                        "sqlite_url": sqlite_url,
+                        "audit_settings": audit_settings,
+                        "governance_settings": governance_settings,
+                        "governance_url": governance_url,
+                        "governance_backend": governance_backend,
+                        "bulk_load_decisions": bulk_load_decisions,
+                    },
+                ),
             },
             "governance": {
                 "profile": settings.profile,
@@ -509,3 +556,19 @@ def build_container(
         }
     )
     return container
+
+
+def _decision_writer(audit_settings: AuditSettings, decisions_url: str) -> str:
+    """Return where a scenario run writes decisions: a private in-memory SQLite database
+    exists only in the process that opens it, so it is always written inline."""
+    in_memory = decisions_url in ("sqlite://", "sqlite:///:memory:")
+    return "inline" if in_memory else audit_settings.decision_writer
+
+
+def decision_log_in_child(arguments: dict[str, Any]) -> DecisionLog:
+    """Return a scenario run's decision log, built in the writer's child process by a
+    container of its own from the parent's build arguments.
+
+    Changes made to the parent's container after ``build_container`` do not reach it.
+    """
+    return build_container(**arguments).audit.decision_log()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,14 @@ class AuditSettings(BaseSettings):
     )
     archive_dir: Path = Field(
         Path("audit-archive"), description="Where closed periods are exported."
+    )
+    decision_writer: Literal["process", "inline"] = Field(
+        "process",
+        description=(
+            "Who writes a scenario run's decisions: 'process', a child process on another "
+            "core, or 'inline', the replay's own thread. A private in-memory database is "
+            "always written inline."
+        ),
     )
 
     @field_validator("pseudonymisation_key", mode="before")

@@ -7,7 +7,9 @@ same run works with in-memory, SQLite or server-backed adapters.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
@@ -54,6 +56,24 @@ class RunResult:
     decisions_logged: int
 
 
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the block with the cyclic garbage collector's generations collected about
+    140 times less often than by default, then restore the thresholds.
+
+    A replay keeps about a hundred thousand long-lived containers (window histories,
+    remembered transactions, assessed transactions waiting for their batch). It makes
+    almost no reference cycles, and with the default thresholds (700, 10, 10) the
+    collector took about a fifth of its CPU time walking the same objects.
+    """
+    previous = gc.get_threshold()
+    gc.set_threshold(100_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+
+
 def protocol_for(scenario: Scenario) -> HandbookProtocol:
     """Return the scenario's protocol with days counted from 1970-01-01 (UTC)."""
     spec = scenario.model.training
@@ -86,7 +106,7 @@ class ScenarioRun:
         self._trainer = trainer
         self._feature_state = feature_state
         self._decision_log_factory = decision_log
-        self._decision_log: DecisionLog | None = None
+        self._decisions_logged = 0
         self._stopwatch = stopwatch
 
     @property
@@ -145,7 +165,6 @@ class ScenarioRun:
             scenario.policy.version, scenario.policy.step_up_at, scenario.policy.decline_at
         )
         decision_log = self._decision_log_factory()
-        self._decision_log = decision_log
         service = DecisionService(
             engine, model.scorer, policy, decision_log, clock, self._stopwatch
         )
@@ -154,8 +173,13 @@ class ScenarioRun:
             max_batch_size=scenario.batching.max_size,
             max_batch_wait_seconds=scenario.batching.max_wait_seconds,
         )
-        trace = ReplayTwin(env, clock, service, settings, progress).run(self._dataset)
+        with fewer_collections():
+            trace = ReplayTwin(env, clock, service, settings, progress).run(self._dataset)
         decision_log.flush()
+        self._decisions_logged = decision_log.count()
+        close = getattr(decision_log, "close", None)
+        if close is not None:  # a writer process ends here, not at interpreter exit
+            close()
         return trace
 
     def execute(self, progress: Callable[[int], None] | None = None) -> RunResult:
@@ -177,5 +201,5 @@ class ScenarioRun:
             trace=trace,
             replay_seconds=(finished - replay_started) / 1e9,
             total_seconds=(finished - replay_started) / 1e9 + model.seconds,
-            decisions_logged=self._decision_log.count() if self._decision_log else 0,
+            decisions_logged=self._decisions_logged,
         )

@@ -1,6 +1,14 @@
-"""Adapters around the audit trail: the local archive and the decision-log fan-out."""
+"""Adapters around the audit trail: the local archive, the decision-log fan-out and
+the decision writer process."""
 
 from .fan_out import FanOutDecisionLog
 from .local_archive import InvalidArchive, LocalDirectoryArchive
+from .writer_process import DecisionLogFailed, DecisionLogProcess
 
-__all__ = ["FanOutDecisionLog", "InvalidArchive", "LocalDirectoryArchive"]
+__all__ = [
+    "DecisionLogFailed",
+    "DecisionLogProcess",
+    "FanOutDecisionLog",
+    "InvalidArchive",
+    "LocalDirectoryArchive",
+]

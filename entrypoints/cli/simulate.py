@@ -49,7 +49,9 @@ def simulate(
         return
     out = out or Path("out") / scenario.name
     _check_output_folder(out, overwrite)
-    container = open_application(sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}")
+    container = open_application(
+        sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}", bulk_load_decisions=True
+    )
     dataset = _load_dataset(container, scenario, transactions)
     run = container.simulation.scenario_run(
         scenario=scenario,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Iterator
 
@@ -10,6 +11,8 @@ from sqlalchemy import create_engine
 
 from tests.support.audit import decision_entries
 from tests.support.postgres import postgres_schema_url  # noqa: F401  (fixture)
+from tests.support.writer_process import chained_sqlite_log
+from twinbank.adapters.audit import DecisionLogProcess
 from twinbank.adapters.memory import InMemoryAuditTrail, InMemoryDecisionLog
 from twinbank.adapters.sql import SqlAuditTrail, SqlDecisionLog
 from twinbank.adapters.sql.sqlite_tuning import PAGE_CACHE_KIB
@@ -46,6 +49,7 @@ def _record(transaction_id: int, model_version: str = "model-a") -> DecisionReco
         "audit-memory",
         "audit-sqlite",
         "audit-postgresql",
+        "writer-process-sqlite",
     ]
 )
 def make_log(request, tmp_path, postgres_url) -> Iterator[Callable[[], DecisionLog]]:
@@ -64,9 +68,20 @@ def make_log(request, tmp_path, postgres_url) -> Iterator[Callable[[], DecisionL
     elif request.param == "audit-sqlite":
         url = f"sqlite:///{tmp_path / 'audit.db'}"
         yield lambda: SqlAuditTrail(create_engine(url), decision_entries, batch_size=3)
-    else:
+    elif request.param == "audit-postgresql":
         url = request.getfixturevalue("postgres_schema_url")
         yield lambda: SqlAuditTrail(create_engine(url), decision_entries, batch_size=3)
+    else:
+        build = functools.partial(chained_sqlite_log, f"sqlite:///{tmp_path / 'chain.db'}")
+        started: list[DecisionLogProcess] = []
+
+        def start() -> DecisionLog:
+            started.append(DecisionLogProcess(build, batch_size=2))
+            return started[-1]
+
+        yield start
+        for log in started:
+            log.close()
 
 
 def test_appended_records_are_counted_after_flush(make_log):

@@ -1,0 +1,134 @@
+"""The decision writer process: records cross to the child unchanged and in order, and
+a child that fails or dies makes the parent raise instead of losing decisions."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import signal
+import sqlite3
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tests.support.audit import decision_record
+from tests.support.writer_process import chained_sqlite_log, failing_log, unbuildable_log
+from twinbank.adapters.audit import DecisionLogFailed, DecisionLogProcess
+from twinbank.adapters.audit.writer_process import flatten, restore
+from twinbank.core.decisions import DecisionRecord, Outcome, StageLatency
+from twinbank.core.explanations import DecisionExplanation
+from twinbank.core.features.vector import FeatureVector
+from twinbank.core.transactions import Transaction
+
+finite = st.floats(allow_nan=True, allow_infinity=True)
+
+
+@st.composite
+def records(draw: st.DrawFn) -> DecisionRecord:
+    names = tuple(draw(st.lists(st.text(min_size=1, max_size=8), max_size=4)))
+    return DecisionRecord(
+        decision_id=draw(st.text(max_size=36)),
+        transaction=Transaction(
+            draw(st.integers()),
+            draw(st.integers()),
+            draw(st.integers()),
+            draw(st.integers()),
+            draw(finite),
+        ),
+        decided_at_ns=draw(st.integers()),
+        score=draw(finite),
+        outcome=draw(st.sampled_from(Outcome)),
+        reasons=tuple(draw(st.lists(st.text(max_size=12), max_size=3))),
+        policy_version=draw(st.text(max_size=12)),
+        model_version=draw(st.text(max_size=12)),
+        features=FeatureVector(
+            names,
+            tuple(draw(st.lists(finite, min_size=len(names), max_size=len(names)))),
+            draw(st.text(max_size=8)),
+        ),
+        latency=StageLatency(draw(st.integers()), draw(st.integers()), draw(st.integers())),
+        degraded=tuple(draw(st.lists(st.text(max_size=12), max_size=2))),
+    )
+
+
+@given(records())
+def test_flatten_then_restore_gives_an_equal_record(record):
+    restored = restore(flatten(record))
+    # NaN is not equal to itself, so compare the texts, which show every field.
+    assert repr(restored) == repr(record)
+    assert type(restored.outcome) is Outcome
+
+
+def test_flatten_keeps_explained_record_as_it_is():
+    explanation = DecisionExplanation((), (), (), 0.0, 0.5, None, (), (), ())
+    explained = dataclasses.replace(decision_record(1), explanation=explanation)
+    assert flatten(explained) is explained
+    assert restore(explained) is explained
+
+
+def test_records_reach_the_database_in_append_order(tmp_path):
+    url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    log = DecisionLogProcess(functools.partial(chained_sqlite_log, url), batch_size=4)
+    try:
+        for index in range(25):
+            log.append(decision_record(index))
+        assert log.count() == 25
+    finally:
+        log.close()
+    with sqlite3.connect(tmp_path / "decisions.db") as connection:
+        chained = [
+            row[0]
+            for row in connection.execute(
+                "SELECT decision_id FROM audit_records WHERE kind = 'decision' ORDER BY seq"
+            )
+        ]
+    assert chained == [decision_record(index).decision_id for index in range(25)]
+
+
+def test_writer_failure_is_raised_by_every_later_call():
+    log = DecisionLogProcess(functools.partial(failing_log, 3), batch_size=2)
+    try:
+        for index in range(5):
+            log.append(decision_record(index))
+        with pytest.raises(DecisionLogFailed, match="OSError: disk full"):
+            log.flush()
+        with pytest.raises(DecisionLogFailed, match="disk full"):
+            log.append(decision_record(6))
+        with pytest.raises(DecisionLogFailed, match="disk full"):
+            log.count()
+    finally:
+        log.close()
+
+
+def test_writer_failing_to_build_fails_first_flush():
+    log = DecisionLogProcess(unbuildable_log)
+    try:
+        log.append(decision_record(1))
+        with pytest.raises(DecisionLogFailed, match="ValueError: no such database"):
+            log.flush()
+    finally:
+        log.close()
+
+
+def test_writer_killed_fails_the_next_call(tmp_path):
+    url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    log = DecisionLogProcess(functools.partial(chained_sqlite_log, url), batch_size=2)
+    try:
+        log.append(decision_record(1))
+        assert log.count() == 1
+        os.kill(log.child_pid, signal.SIGKILL)
+        log.append(decision_record(2))
+        with pytest.raises(DecisionLogFailed, match="exit code -9"):
+            log.flush()
+    finally:
+        log.close()
+
+
+def test_writer_closed_rejects_records(tmp_path):
+    url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    log = DecisionLogProcess(functools.partial(chained_sqlite_log, url))
+    log.close()
+    with pytest.raises(DecisionLogFailed, match="closed"):
+        log.append(decision_record(1))
