@@ -164,22 +164,25 @@ class ScenarioRun:
         policy = DecisionPolicy(
             scenario.policy.version, scenario.policy.step_up_at, scenario.policy.decline_at
         )
-        decision_log = self._decision_log_factory()
-        service = DecisionService(
-            engine, model.scorer, policy, decision_log, clock, self._stopwatch
-        )
         settings = TwinSettings(
             label_delay_ns=self.label_delay_ns,
             max_batch_size=scenario.batching.max_size,
             max_batch_wait_seconds=scenario.batching.max_wait_seconds,
         )
-        with fewer_collections():
-            trace = ReplayTwin(env, clock, service, settings, progress).run(self._dataset)
-        decision_log.flush()
-        self._decisions_logged = decision_log.count()
-        close = getattr(decision_log, "close", None)
-        if close is not None:  # a writer process ends here, not at interpreter exit
-            close()
+        decision_log = self._decision_log_factory()
+        try:
+            service = DecisionService(
+                engine, model.scorer, policy, decision_log, clock, self._stopwatch
+            )
+            with fewer_collections():
+                trace = ReplayTwin(env, clock, service, settings, progress).run(self._dataset)
+            decision_log.flush()
+            self._decisions_logged = decision_log.count()
+        finally:
+            # A writer process ends here, also when the replay fails, not at exit.
+            close = getattr(decision_log, "close", None)
+            if close is not None:
+                close()
         return trace
 
     def execute(self, progress: Callable[[int], None] | None = None) -> RunResult:

@@ -146,6 +146,11 @@ class DecisionLogProcess:
     def child_pid(self) -> int | None:
         return self._child.pid
 
+    @property
+    def child_exit_code(self) -> int | None:
+        """The child's exit code once it has ended, else None."""
+        return self._child.exitcode
+
     def append(self, record: DecisionRecord) -> None:
         if self._closed or self._failure is not None:
             self._check_open()

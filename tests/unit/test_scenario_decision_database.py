@@ -3,19 +3,23 @@ settings of its SQLite file, the writer process, and the collector thresholds.""
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 
+from tests.support.serving import SMALL_SCENARIO
 from twinbank.adapters.audit import DecisionLogProcess, FanOutDecisionLog
+from twinbank.adapters.models.xgboost_model import XGBoostSettings
 from twinbank.adapters.sql import sqlite_tuning
 from twinbank.adapters.sql.sqlite_tuning import bulk_load_sqlite_file
 from twinbank.entrypoints.containers import build_container
 from twinbank.entrypoints.governance_settings import AuditSettings
 from twinbank.entrypoints.settings import PlatformSettings
 from twinbank.simulator.run import fewer_collections
+from twinbank.simulator.scenario import Scenario
 
 
 def _journal_and_sync(engine) -> tuple[str, int]:  # type: ignore[no-untyped-def]
@@ -89,3 +93,44 @@ def test_fewer_collections_restores_thresholds():
     with fewer_collections():
         assert gc.get_threshold()[0] > before[0]
     assert gc.get_threshold() == before
+
+
+class _FailingScorer:
+    """Scores like the trained scorer, then raises on the third batch."""
+
+    def __init__(self, scorer) -> None:  # type: ignore[no-untyped-def]
+        self._scorer = scorer
+        self._batches = 0
+        self.version = scorer.version
+        self.input_names = scorer.input_names
+
+    def score_matrix(self, matrix):  # type: ignore[no-untyped-def]
+        self._batches += 1
+        if self._batches == 3:
+            raise RuntimeError("model server gone")
+        return self._scorer.score_matrix(matrix)
+
+
+def test_failed_replay_stops_its_writer_process(tmp_path):
+    container = _container(tmp_path, bulk_load=True)
+    scenario = Scenario.model_validate(SMALL_SCENARIO)
+    started: list[DecisionLogProcess] = []
+
+    def writer() -> DecisionLogProcess:
+        started.append(container.audit.scenario_decision_log())
+        return started[-1]
+
+    run = container.simulation.scenario_run(
+        scenario=scenario,
+        dataset=container.transactions.generated(scenario.transactions.settings),
+        trainer=container.models.xgboost_trainer(
+            settings=XGBoostSettings.model_validate(SMALL_SCENARIO["model"]["hyperparameters"])
+        ),
+        decision_log=writer,
+    )
+    model = run.train()
+    failing = dataclasses.replace(model, scorer=_FailingScorer(model.scorer))
+    with pytest.raises(RuntimeError, match="model server gone"):
+        run.replay(failing)
+    assert len(started) == 1
+    assert started[0].child_exit_code == 0
