@@ -28,6 +28,7 @@ from twinbank.core.ports import DecisionLog
 from twinbank.core.transactions import Transaction
 
 _BATCH = "batch"
+_FLUSH = "flush"
 _COUNT = "count"
 _CLOSE = "close"
 _POLL_SECONDS = 0.5
@@ -160,7 +161,7 @@ class DecisionLogProcess:
 
     def flush(self) -> None:
         """Return once the child's log has made every appended record durable."""
-        self._ask(_COUNT)
+        self._ask(_FLUSH)
 
     def count(self) -> int:
         return self._ask(_COUNT)
@@ -244,8 +245,8 @@ class DecisionLogProcess:
 
 
 def _write_decisions(build: Callable[[], DecisionLog], requests: Any, replies: Connection) -> None:
-    """Run the child: append batches and reply to count requests. At the first
-    failure, report it and stop, so that later batches are not written."""
+    """Run the child: append batches and reply to flush, count and close requests.
+    At the first failure, report it and stop, so that later batches are not written."""
     # A pending write batch contains tens of thousands of audit bodies (nested dicts),
     # and the default thresholds (700, 10, 10) made the collector walk them again and
     # again: a full replay took 15 % longer. Records form no reference cycles.
@@ -258,14 +259,18 @@ def _write_decisions(build: Callable[[], DecisionLog], requests: Any, replies: C
                 for flat in batch:
                     log.append(restore(flat))
                 continue
-            count = log.count()
+            if kind == _COUNT:
+                replies.send((False, log.count()))
+                continue
+            log.flush()
             if kind == _CLOSE:
+                count = log.count()
                 close = getattr(log, "close", None)
                 if close is not None:
                     close()
                 replies.send((False, count))
                 return
-            replies.send((False, count))
+            replies.send((False, 0))
     except BaseException as error:  # reported to the parent, which raises it
         text = "".join(traceback.format_exception_only(type(error), error)).strip()
         replies.send((True, text))

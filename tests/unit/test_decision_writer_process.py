@@ -87,6 +87,26 @@ def test_records_reach_the_database_in_append_order(tmp_path):
     assert chained == [decision_record(index).decision_id for index in range(25)]
 
 
+def test_writer_flush_writes_every_log_of_a_fan_out(tmp_path):
+    url = f"sqlite:///{tmp_path / 'decisions.db'}"
+    log = DecisionLogProcess(functools.partial(chained_sqlite_log, url), batch_size=2)
+    try:
+        # The chain writes 3 entries at a time, and its first batch also contains
+        # the feature-set entry, so 2 of these 4 decisions wait for a flush.
+        for index in range(4):
+            log.append(decision_record(index))
+        log.flush()
+        with sqlite3.connect(tmp_path / "decisions.db") as connection:
+            (table_rows,) = connection.execute("SELECT COUNT(*) FROM decisions").fetchone()
+            (chained,) = connection.execute(
+                "SELECT COUNT(*) FROM audit_records WHERE kind = 'decision'"
+            ).fetchone()
+        assert table_rows == 4
+        assert chained == 4
+    finally:
+        log.close()
+
+
 def test_writer_failure_is_raised_by_every_later_call():
     log = DecisionLogProcess(functools.partial(failing_log, 3), batch_size=2)
     try:
