@@ -58,8 +58,8 @@ class RunResult:
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Run the block with the cyclic garbage collector's generations collected about
-    140 times less often than by default, then restore the thresholds.
+    """Run the block with the cyclic garbage collector's youngest generation collected
+    about 140 times less often than by default, then restore the thresholds.
 
     A replay keeps about a hundred thousand long-lived containers (window histories,
     remembered transactions, assessed transactions waiting for their batch). It makes

@@ -191,10 +191,9 @@ def worker(
         write_history=history,
     )
     # Each batch keeps thousands of decoded histories and feature rows alive until its
-    # commit, and with the default thresholds (700, 10, 10) the collector walked them
-    # again and again: the worker drained 12,300 to 12,800 events/s that way, and 16,000
-    # to 20,800 with these thresholds (BENCHMARKS.md). Reference cycles are still
-    # collected, only less often.
+    # commit, and the default thresholds (700, 10, 10) made the collector walk them
+    # again and again. The worker drained 12,300 to 12,800 events/s with them, and
+    # 16,000 to 20,800 with these (BENCHMARKS.md). Cycles are still collected.
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)

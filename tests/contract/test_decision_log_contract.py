@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import functools
-import sqlite3
 from collections.abc import Callable, Iterator
 
 import pytest
 from sqlalchemy import create_engine
 
-from tests.support.audit import decision_entries
+from tests.support.audit import decision_entries, stored_decision_counts
 from tests.support.postgres import postgres_schema_url  # noqa: F401  (fixture)
 from tests.support.writer_process import chained_sqlite_log
 from twinbank.adapters.audit import DecisionLogProcess
@@ -163,11 +162,7 @@ def test_container_logs_flush_at_configured_batch(tmp_path):
     log = container.audit.decision_log()
     for transaction_id in range(5):
         log.append(_record(transaction_id))
-    with sqlite3.connect(tmp_path / "decisions.db") as connection:
-        (table_rows,) = connection.execute("SELECT COUNT(*) FROM decisions").fetchone()
-        (chained,) = connection.execute(
-            "SELECT COUNT(*) FROM audit_records WHERE kind = 'decision'"
-        ).fetchone()
+    table_rows, chained = stored_decision_counts(tmp_path / "decisions.db")
     assert table_rows == 4
     # The chain's first batch also contains the entry that records the feature-set names.
     assert chained == 3

@@ -3,7 +3,9 @@ stored chains the way someone with database access could."""
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 from twinbank.core.audit import AuditEntry, ChainedRecord, DecisionEntries, Pseudonymiser
 from twinbank.core.decisions import DecisionRecord, Outcome, StageLatency
@@ -69,3 +71,13 @@ def modified(record: ChainedRecord, body_json: str | None = None) -> ChainedReco
 def renumbered(records: list[ChainedRecord]) -> list[ChainedRecord]:
     """Return the records with sequence numbers 1..n in their current order."""
     return [replace(record, seq=index) for index, record in enumerate(records, start=1)]
+
+
+def stored_decision_counts(database: Path) -> tuple[int, int]:
+    """Return the rows of the decision table and the decisions chained in a SQLite file."""
+    with sqlite3.connect(database) as connection:
+        (table_rows,) = connection.execute("SELECT COUNT(*) FROM decisions").fetchone()
+        (chained,) = connection.execute(
+            "SELECT COUNT(*) FROM audit_records WHERE kind = 'decision'"
+        ).fetchone()
+    return table_rows, chained

@@ -23,7 +23,7 @@ def chained_sqlite_log(url: str) -> DecisionLog:
 
 
 class _FailingLog:
-    """Takes ``accepted`` records, then raises on the next append."""
+    """A log that stores ``accepted`` records and raises on the next append."""
 
     def __init__(self, accepted: int) -> None:
         self._accepted = accepted

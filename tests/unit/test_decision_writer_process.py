@@ -8,12 +8,13 @@ import functools
 import os
 import signal
 import sqlite3
+from collections.abc import Callable, Iterator
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tests.support.audit import decision_record
+from tests.support.audit import decision_record, stored_decision_counts
 from tests.support.writer_process import chained_sqlite_log, failing_log, unbuildable_log
 from twinbank.adapters.audit import DecisionLogFailed, DecisionLogProcess
 from twinbank.adapters.audit.writer_process import flatten, restore
@@ -68,15 +69,29 @@ def test_flatten_keeps_explained_record_as_it_is():
     assert restore(explained) is explained
 
 
-def test_records_reach_the_database_in_append_order(tmp_path):
+@pytest.fixture
+def chained_writer(tmp_path) -> Iterator[Callable[[int], DecisionLogProcess]]:
+    """Start writers of a chained SQLite file in ``tmp_path``; closed after the test."""
     url = f"sqlite:///{tmp_path / 'decisions.db'}"
-    log = DecisionLogProcess(functools.partial(chained_sqlite_log, url), batch_size=4)
-    try:
-        for index in range(25):
-            log.append(decision_record(index))
-        assert log.count() == 25
-    finally:
-        log.close()
+    started: list[DecisionLogProcess] = []
+
+    def start(batch_size: int) -> DecisionLogProcess:
+        started.append(
+            DecisionLogProcess(functools.partial(chained_sqlite_log, url), batch_size=batch_size)
+        )
+        return started[-1]
+
+    yield start
+    for writer in started:
+        writer.close()
+
+
+def test_records_reach_the_database_in_append_order(tmp_path, chained_writer):
+    log = chained_writer(4)
+    for index in range(25):
+        log.append(decision_record(index))
+    assert log.count() == 25
+    log.close()
     with sqlite3.connect(tmp_path / "decisions.db") as connection:
         chained = [
             row[0]
@@ -87,24 +102,16 @@ def test_records_reach_the_database_in_append_order(tmp_path):
     assert chained == [decision_record(index).decision_id for index in range(25)]
 
 
-def test_writer_flush_writes_every_log_of_a_fan_out(tmp_path):
-    url = f"sqlite:///{tmp_path / 'decisions.db'}"
-    log = DecisionLogProcess(functools.partial(chained_sqlite_log, url), batch_size=2)
-    try:
-        # The chain writes 3 entries at a time, and its first batch also contains
-        # the feature-set entry, so 2 of these 4 decisions wait for a flush.
-        for index in range(4):
-            log.append(decision_record(index))
-        log.flush()
-        with sqlite3.connect(tmp_path / "decisions.db") as connection:
-            (table_rows,) = connection.execute("SELECT COUNT(*) FROM decisions").fetchone()
-            (chained,) = connection.execute(
-                "SELECT COUNT(*) FROM audit_records WHERE kind = 'decision'"
-            ).fetchone()
-        assert table_rows == 4
-        assert chained == 4
-    finally:
-        log.close()
+def test_writer_flush_writes_both_logs(tmp_path, chained_writer):
+    log = chained_writer(2)
+    # The chain writes 3 entries at a time, and its first batch also contains the
+    # feature-set entry, so 2 of these 4 decisions are written only by the flush.
+    for index in range(4):
+        log.append(decision_record(index))
+    log.flush()
+    table_rows, chained = stored_decision_counts(tmp_path / "decisions.db")
+    assert table_rows == 4
+    assert chained == 4
 
 
 def test_writer_failure_is_raised_by_every_later_call():
@@ -132,23 +139,18 @@ def test_writer_failing_to_build_fails_first_flush():
         log.close()
 
 
-def test_writer_killed_fails_the_next_call(tmp_path):
-    url = f"sqlite:///{tmp_path / 'decisions.db'}"
-    log = DecisionLogProcess(functools.partial(chained_sqlite_log, url), batch_size=2)
-    try:
-        log.append(decision_record(1))
-        assert log.count() == 1
-        os.kill(log.child_pid, signal.SIGKILL)
-        log.append(decision_record(2))
-        with pytest.raises(DecisionLogFailed, match="exit code -9"):
-            log.flush()
-    finally:
-        log.close()
+def test_writer_killed_fails_the_next_call(chained_writer):
+    log = chained_writer(2)
+    log.append(decision_record(1))
+    assert log.count() == 1
+    os.kill(log.child_pid, signal.SIGKILL)
+    log.append(decision_record(2))
+    with pytest.raises(DecisionLogFailed, match="exit code -9"):
+        log.flush()
 
 
-def test_writer_closed_rejects_records(tmp_path):
-    url = f"sqlite:///{tmp_path / 'decisions.db'}"
-    log = DecisionLogProcess(functools.partial(chained_sqlite_log, url))
+def test_writer_closed_rejects_records(chained_writer):
+    log = chained_writer(1_000)
     log.close()
     with pytest.raises(DecisionLogFailed, match="closed"):
         log.append(decision_record(1))

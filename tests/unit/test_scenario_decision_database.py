@@ -66,7 +66,7 @@ def test_bulk_load_leaves_in_memory_database_alone():
     assert _journal_and_sync(engine) == ("memory", 2)  # SQLite's own in-memory journal
 
 
-def test_scenario_log_of_a_file_runs_in_a_child(tmp_path):
+def test_scenario_log_of_file_in_child(tmp_path):
     log = _container(tmp_path, bulk_load=True).audit.scenario_decision_log()
     try:
         assert isinstance(log, DecisionLogProcess)
@@ -76,7 +76,7 @@ def test_scenario_log_of_a_file_runs_in_a_child(tmp_path):
 
 
 @pytest.mark.parametrize("writer", ["inline", "process"])
-def test_scenario_log_stays_inline_when_asked_or_in_memory(tmp_path, writer):
+def test_scenario_log_stays_inline(tmp_path, writer):
     if writer == "inline":
         container = _container(tmp_path, bulk_load=True, writer="inline")
     else:
