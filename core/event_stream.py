@@ -11,7 +11,7 @@ content, so that the worker can apply it once however often it arrives.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from .timestamps import NANOS_PER_DAY
@@ -51,16 +51,19 @@ class Delivery:
     ``delivery_id`` is the entry's position in the stream, used to acknowledge it.
     ``event`` is None when the entry could not be decoded; ``problem`` then says why.
     ``attempts`` counts deliveries of this entry to the group, this one included.
+    ``event_id`` is the event's id (``event_id_of``), computed once, or None without
+    an event.
     """
 
     delivery_id: str
     event: StreamEvent | None
     attempts: int = 1
     problem: str | None = None
+    event_id: str | None = field(init=False, repr=False, compare=False)
 
-    @property
-    def event_id(self) -> str | None:
-        return None if self.event is None else event_id_of(self.event)
+    def __post_init__(self) -> None:
+        event = self.event
+        object.__setattr__(self, "event_id", None if event is None else event_id_of(event))
 
 
 class EventPublisher(Protocol):

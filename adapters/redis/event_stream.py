@@ -17,7 +17,7 @@ import redis
 from twinbank.core.event_stream import Delivery, StreamEvent
 from twinbank.core.transactions import FraudLabel, Transaction
 
-from .packed import execute_packed
+from .packed import Argument, execute_packed
 
 log = logging.getLogger(__name__)
 
@@ -173,15 +173,21 @@ class RedisSubscription:
         ]
 
     def receive(self, count: int, block_ms: int) -> list[Delivery]:
+        """Read new entries. The reply is parsed here rather than by redis-py, whose
+        per-entry conversion to a dict cost the worker about 7 % of its time."""
         self.ensure_group()
-        response = self._client.xreadgroup(
-            self._group,
-            self._consumer,
-            {self._stream: ">"},
-            count=count,
-            block=block_ms if block_ms > 0 else None,
-        )
-        return [_delivery(entry_id, fields, 1) for entry_id, fields in _entries_of(response)]
+        block: tuple[Argument, ...] = ("BLOCK", block_ms) if block_ms > 0 else ()
+        (reply,) = execute_packed(
+            self._client,
+            [("XREADGROUP", "GROUP", self._group, self._consumer, "COUNT", count, *block,
+              "STREAMS", self._stream, ">")],
+        )  # fmt: skip
+        return [
+            _delivery(
+                entry_id, None if flat is None else dict(zip(flat[::2], flat[1::2], strict=True)), 1
+            )
+            for entry_id, flat in _raw_entries(reply)
+        ]
 
     def acknowledge(self, delivery_ids: Sequence[str]) -> None:
         if delivery_ids:
@@ -225,6 +231,17 @@ class RedisSubscription:
             consumername=self._consumer,
         )
         return {row["message_id"]: int(row["times_delivered"]) for row in rows}
+
+
+def _raw_entries(reply: Any) -> list[tuple[bytes, list[bytes] | None]]:
+    """Return the ``[entry id, flat field list]`` pairs of a raw XREADGROUP reply of
+    one stream: a map from stream to entries in RESP3, a list of
+    ``[stream, entries]`` in RESP2, nil when the read timed out."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return list(next(iter(reply.values())))
+    return list(reply[0][1])
 
 
 def _entries_of(response: Any) -> list[tuple[bytes, dict[bytes, bytes] | None]]:

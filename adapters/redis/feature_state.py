@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -96,6 +96,10 @@ class _Changes:
 
 
 def _encode_remembered(timestamp_ns: int, keys: tuple[EntityKey, ...]) -> str:
+    """Return ``[time,[keys]]`` as compact JSON; int keys, the usual case, are written
+    without the JSON encoder."""
+    if all(type(key) is int for key in keys):
+        return f"[{timestamp_ns},[{','.join(map(str, keys))}]]"
     return json.dumps([timestamp_ns, list(keys)], separators=(",", ":"))
 
 
@@ -136,6 +140,9 @@ class RedisFeatureStateStore:
         # encoding of the same history object reuses.
         self._event_arrays: dict[EntityRef, EncodedEvents] = {}
         self._remembered: dict[int, tuple[int, tuple[EntityKey, ...]] | None] = {}
+        # (time, id) of each remembered transaction as it was remembered, nearly in
+        # time order, so that forgetting reads only the oldest entries.
+        self._remembered_order: deque[tuple[int, int]] = deque()
         self._changes = _Changes()
 
     @property
@@ -163,6 +170,7 @@ class RedisFeatureStateStore:
         self, transaction_id: int, timestamp_ns: int, keys: tuple[EntityKey, ...]
     ) -> None:
         self._remembered[transaction_id] = (timestamp_ns, keys)
+        self._remembered_order.append((timestamp_ns, transaction_id))
         self._changes.remembered[transaction_id] = (timestamp_ns, keys)
         self._changes.recalled.discard(transaction_id)
 
@@ -181,19 +189,25 @@ class RedisFeatureStateStore:
     def forget_transactions_before(self, timestamp_ns: int) -> int:
         """Forget remembered transactions older than ``timestamp_ns`` at the next commit.
 
-        The count is an upper bound: a transaction both cached and stored counts twice.
+        Locally, the transactions remembered by this store are forgotten oldest first,
+        up to the first one at or after ``timestamp_ns``; one remembered out of time
+        order (a late transaction) may stay cached longer, which changes nothing,
+        because a label of a transaction that left every window has no effect. The
+        count is an upper bound: a transaction both cached and stored counts twice.
         """
-        local = [
-            transaction_id
-            for transaction_id, remembered in self._remembered.items()
-            if remembered is not None and remembered[0] < timestamp_ns
-        ]
-        for transaction_id in local:
-            del self._remembered[transaction_id]
-            self._changes.remembered.pop(transaction_id, None)
+        order = self._remembered_order
+        remembered = self._remembered
+        local = 0
+        while order and order[0][0] < timestamp_ns:
+            moment, transaction_id = order.popleft()
+            entry = remembered.get(transaction_id)
+            if entry is not None and entry[0] == moment:
+                del remembered[transaction_id]
+                self._changes.remembered.pop(transaction_id, None)
+                local += 1
         stored = int(self._client.zcount(self._keys.label_times, "-inf", f"({timestamp_ns}"))
         self._changes.forget_before = max(self._changes.forget_before or 0, timestamp_ns)
-        return len(local) + stored
+        return local + stored
 
     # --- batch operations of the worker ----------------------------------------------
 
@@ -320,6 +334,7 @@ class RedisFeatureStateStore:
         self._cache.clear()
         self._event_arrays.clear()
         self._remembered.clear()
+        self._remembered_order.clear()
         self._changes = _Changes()
 
     def trim_processed(self, before_day: int) -> int:

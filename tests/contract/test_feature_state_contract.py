@@ -161,6 +161,16 @@ def test_forget_drops_only_older_transactions(harness: Harness):
     assert final.recall_transaction(2) == (3 * DAY, (5,))
 
 
+def test_forget_drops_older_transactions_before_any_commit(harness: Harness):
+    store = harness.store()
+    store.remember_transaction(1, 1 * DAY, (5,))
+    store.remember_transaction(2, 3 * DAY, (5,))
+
+    assert store.forget_transactions_before(2 * DAY) >= 1
+    assert store.recall_transaction(1) is None
+    assert store.recall_transaction(2) == (3 * DAY, (5,))
+
+
 def test_engine_over_store_equals_batch(harness: Harness):
     """Committing every few events and reopening the store changes no feature value."""
     transactions = _transactions(400)
