@@ -160,6 +160,17 @@ def worker(
     allowed_lateness_ms: Annotated[
         int, typer.Option(min=0, help="Event-time disorder tolerated between publishers (ms).")
     ] = 500,
+    commit_interval_ms: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=10_000,
+            help=(
+                "While draining a backlog, commit state and acknowledge at most this long "
+                "after the last commit (ms); 0 commits every batch."
+            ),
+        ),
+    ] = 1000,
     history: Annotated[
         bool, typer.Option(help="Append every computed value to the offline history.")
     ] = True,
@@ -186,6 +197,7 @@ def worker(
             block_ms=block_ms,
             linger_ms=linger_ms,
             allowed_lateness_ms=allowed_lateness_ms,
+            commit_interval_ms=commit_interval_ms,
         ),
         consumer or default_consumer_name(),
         write_history=history,

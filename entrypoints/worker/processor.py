@@ -1,18 +1,23 @@
-"""Apply a batch of stream deliveries to the feature state, exactly once in effect.
+"""Apply batches of stream deliveries to the feature state, exactly once in effect.
 
-For each batch, in order: skip events whose id a committed batch already recorded;
-set aside (dead-letter) events that cannot be applied; apply the rest to the
-streaming engine over the worker's state store; write the resulting feature values to
-the online store and the offline history; then commit the state changes together with
-the applied event ids (one atomic step in the state store); and only then acknowledge
-the deliveries. The online write and the history append run in two threads while
-the changed histories are encoded, and all finish before the commit.
+For each batch, in order: skip events whose id a committed batch already recorded
+(or an uncommitted one applied); set aside (dead-letter) events that cannot be
+applied; apply the rest to the streaming engine over the worker's state store; and
+start writing the resulting feature values to the online store and the offline
+history. A batch may end with a commit, which first waits for every write started,
+then records the state changes of every batch since the last commit together with
+their event ids (one atomic step in the state store), and only then acknowledges
+their deliveries. The writes of one batch run in two threads while the next batch is
+applied; the changed histories are encoded while the last writes finish.
 
-Why this order survives a crash at any point: until the commit, the stored state and
-the processed ids are unchanged, so redelivered events are applied again to the same
-state and produce the same values, which overwrite (online) or are skipped by their
+Why this order survives a crash at any point: until a commit, the stored state and
+the processed ids are unchanged and no delivery since the last commit is
+acknowledged, so every event since then is delivered again and applied to the same
+state, producing the same values, which overwrite (online) or are skipped by their
 key (history). After the commit, their ids are recorded, so redelivered events are
-acknowledged without a second effect.
+acknowledged without a second effect. A store failure is handled the same way in
+process: ``reset`` drops the uncommitted state, and the next ``process`` applies the
+uncommitted deliveries again before its own.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ import logging
 import math
 import threading
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from twinbank.core.event_stream import Delivery, event_day_of, event_id_of, event_time_of
+from twinbank.core.event_stream import Delivery, event_day_of, event_time_of
 from twinbank.core.features.definitions import FeatureSet
 from twinbank.core.features.online import FeatureWrite, HistoryRow
 from twinbank.core.features.streaming import OutOfOrderTransaction, StreamingFeatureEngine
@@ -58,7 +63,11 @@ class WorkerState(FeatureStateStore, Protocol):
 
 @dataclass
 class BatchResult:
-    """The outcome of one batch. ``acknowledge`` lists the delivery ids to acknowledge."""
+    """The outcome of one call of ``process``.
+
+    ``acknowledge`` lists the delivery ids to acknowledge now; ``applied`` counts the
+    events committed by this call, which may include events of earlier calls.
+    """
 
     applied: int = 0
     duplicates: int = 0
@@ -107,32 +116,60 @@ class BatchProcessor:
         self._floor: int | None = None
         self._floor_known = False
         self._store_threads = ThreadPoolExecutor(2, thread_name_prefix="store-write")
+        self._writes: list[Future[None]] = []
+        # Applied since the last commit, in order, and their event ids.
+        self._uncommitted: list[Delivery] = []
+        self._uncommitted_ids: set[str] = set()
+        # Duplicates of events not yet committed: acknowledged at the next commit.
+        self._deferred_acks: list[str] = []
+        # Uncommitted deliveries that a reset dropped from the state, applied again first.
+        self._replay: list[Delivery] = []
+        # Where the current call's deliveries start in _uncommitted.
+        self._call_start = 0
 
     @property
     def applied_up_to(self) -> int | None:
         """Return the latest event time applied that this processor has seen."""
         return self._floor
 
-    def reset(self) -> None:
-        """Drop uncommitted changes; the next batch starts from the committed state."""
-        self._state.rollback()
-        self._engine = StreamingFeatureEngine(self._feature_set, self._state)
-        self._floor_known = False
+    @property
+    def uncommitted(self) -> int:
+        """Return how many applied events wait for a commit."""
+        return len(self._uncommitted) + len(self._replay)
 
-    def process(self, deliveries: Sequence[Delivery]) -> BatchResult:
-        """Apply a batch; raises when a store fails, after which call ``reset`` and
-        retry the same deliveries."""
+    def reset(self) -> None:
+        """Drop uncommitted changes after a failed ``process``; the next ``process``
+        applies the uncommitted deliveries of earlier calls again on the committed
+        state, before its own (the failed call's deliveries, given again)."""
+        self._replay = [*self._replay, *self._uncommitted[: self._call_start]]
+        self._rollback()
+
+    def close(self) -> None:
+        """Wait for the writes in flight and stop the write threads."""
+        self._settle_writes()
+        self._store_threads.shutdown(wait=True)
+
+    def process(self, deliveries: Sequence[Delivery], commit: bool = True) -> BatchResult:
+        """Apply a batch, and commit every batch since the last commit when ``commit``.
+
+        Raises when a store fails, after which call ``reset`` and retry the same
+        deliveries.
+        """
         if not self._floor_known:
             self._floor = self._state.applied_up_to()
             self._floor_known = True
         result = BatchResult()
-        candidates = self._candidates(deliveries, result)
+        self._call_start = len(self._uncommitted)
+        candidates = self._candidates([*self._replay, *deliveries], result)
         try:
-            self._apply_and_commit(candidates, result)
+            self._apply_batch(candidates, result)
         except _EventFailed as failure:
-            # Roll back, then apply the events before the failing one, set it aside,
-            # and apply the rest, so one bad event cannot block the stream.
-            self.reset()
+            # Roll back, then apply the earlier uncommitted events and the events
+            # before the failing one, set it aside, and apply the rest, so one bad
+            # event cannot block the stream.
+            earlier = self._uncommitted
+            self._replay = []
+            self._rollback()
             delivery = candidates[failure.index]
             log.error(
                 "event %s (delivery %s) failed and is dead-lettered: %r",
@@ -140,24 +177,40 @@ class BatchProcessor:
                 delivery.delivery_id,
                 failure.error,
             )
-            before = self.process(candidates[: failure.index])
-            after = self.process(candidates[failure.index + 1 :])
+            before = self.process([*earlier, *candidates[: failure.index]], commit=False)
+            after = self.process(candidates[failure.index + 1 :], commit=commit)
             merged = _merge(result, before, after)
             merged.dead_letters.append((delivery, f"failed to apply: {failure.error!r}"))
             return merged
+        if commit:
+            self._commit(result)
+        self._replay = []
         return result
 
+    def _rollback(self) -> None:
+        self._settle_writes()
+        self._state.rollback()
+        self._engine = StreamingFeatureEngine(self._feature_set, self._state)
+        self._floor_known = False
+        self._uncommitted = []
+        self._uncommitted_ids = set()
+
     def _candidates(self, deliveries: Sequence[Delivery], result: BatchResult) -> list[Delivery]:
-        """Return the deliveries to apply; record duplicates and malformed ones."""
+        """Return the deliveries to apply; record duplicates and malformed ones.
+
+        A duplicate of an event not yet committed is acknowledged only at the commit:
+        it may be the same stream entry as the event's own delivery.
+        """
         unique: list[Delivery] = []
         seen: set[str] = set()
+        uncommitted = self._uncommitted_ids
         for delivery in deliveries:
             event_id = delivery.event_id
             if event_id is None:
                 result.dead_letters.append((delivery, delivery.problem or "malformed entry"))
-            elif event_id in seen:
+            elif event_id in seen or event_id in uncommitted:
                 result.duplicates += 1
-                result.acknowledge.append(delivery.delivery_id)
+                self._deferred_acks.append(delivery.delivery_id)
             else:
                 seen.add(event_id)
                 unique.append(delivery)
@@ -171,10 +224,9 @@ class BatchProcessor:
                 candidates.append(delivery)
         return candidates
 
-    def _apply_and_commit(self, candidates: list[Delivery], result: BatchResult) -> None:
+    def _apply_batch(self, candidates: list[Delivery], result: BatchResult) -> None:
         if not candidates:
             return
-        state = self._state
         refs = [
             (entity, getattr(delivery.event, join_key))
             for delivery in candidates
@@ -186,53 +238,74 @@ class BatchProcessor:
             for delivery in candidates
             if isinstance(delivery.event, FraudLabel)
         ]
-        state.prefetch(refs, labels)
+        self._state.prefetch(refs, labels)
         writes: list[FeatureWrite] = []
         rows: list[HistoryRow] = []
         applied: list[Delivery] = []
-        floor = self._floor
         with self._apply_lock:
-            floor = self._apply(candidates, result, writes, rows, applied, floor)
-        self._write_values(writes, rows)
-        state.commit(_ids_by_day(applied), floor)
+            floor = self._apply(candidates, result, writes, rows, applied, self._floor)
         self._floor = floor
-        result.applied += len(applied)
-        result.acknowledge.extend(delivery.delivery_id for delivery in applied)
-        result.applied_up_to = floor
+        self._uncommitted.extend(applied)
+        self._uncommitted_ids.update(delivery.event_id for delivery in applied)  # type: ignore[misc]
+        self._start_writes(writes, rows)
 
-    def _write_values(self, writes: list[FeatureWrite], rows: list[HistoryRow]) -> None:
-        """Write the online values, append the history rows and encode the state
-        changes, overlapping the stores' round trips; all is done when it returns.
+    def _commit(self, result: BatchResult) -> None:
+        """Commit the state of every batch since the last commit, once their writes
+        are done, and acknowledge their deliveries."""
+        encode_changes = getattr(self._state, "encode_changes", None)
+        if encode_changes is not None and self._uncommitted:
+            encode_changes()  # while the last writes are in flight
+        self._finish_writes()
+        if self._uncommitted:
+            self._state.commit(_ids_by_day(self._uncommitted), self._floor)
+        result.applied += len(self._uncommitted)
+        result.acknowledge.extend(delivery.delivery_id for delivery in self._uncommitted)
+        result.acknowledge.extend(self._deferred_acks)
+        result.applied_up_to = self._floor
+        self._uncommitted = []
+        self._uncommitted_ids = set()
+        self._deferred_acks = []
+
+    def _start_writes(self, writes: list[FeatureWrite], rows: list[HistoryRow]) -> None:
+        """Start writing a batch's online values and history rows, once the previous
+        batch's writes are done; a history that must stay in this thread is
+        written before it returns.
 
         Only each key's last write of the batch goes to the online store. The store
         keeps the value with the latest event time, and a key's writes come in event
         time order, so the earlier writes would be overwritten within the same call.
         """
+        self._finish_writes()
         latest = list({(write.entity, write.key): write for write in writes}.values())
         history = self._history
-        encode_changes = getattr(self._state, "encode_changes", None)
-        if history is None:
-            self._online.write(latest)
-        elif getattr(history, "appends_from_any_thread", False):
-            appended = self._store_threads.submit(history.append, rows)
-            written = self._store_threads.submit(self._online.write, latest)
-            try:
-                if encode_changes is not None:
-                    encode_changes()
-            finally:
+        started = [self._store_threads.submit(self._online.write, latest)]
+        if history is not None and rows:
+            if getattr(history, "appends_from_any_thread", False):
+                started.append(self._store_threads.submit(history.append, rows))
+            else:
                 try:
-                    written.result()
-                finally:
-                    appended.result()
-            return
-        else:
-            written = self._store_threads.submit(self._online.write, latest)
+                    history.append(rows)
+                except BaseException:
+                    started[0].result()
+                    raise
+        self._writes = started
+
+    def _finish_writes(self) -> None:
+        """Wait for the writes in flight; raise the first failure among them."""
+        writes, self._writes = self._writes, []
+        failure: BaseException | None = None
+        for write in writes:
             try:
-                history.append(rows)
-            finally:
-                written.result()
-        if encode_changes is not None:
-            encode_changes()
+                write.result()
+            except BaseException as error:
+                failure = failure or error
+        if failure is not None:
+            raise failure
+
+    def _settle_writes(self) -> None:
+        """Wait for the writes in flight, whatever their outcome (they are redone)."""
+        with contextlib.suppress(Exception):
+            self._finish_writes()
 
     def _apply(
         self,
@@ -260,7 +333,7 @@ class BatchProcessor:
                     writes.extend(event_writes)
                     if self._history is not None:
                         rows.extend(
-                            self._materializer.history_rows(event_id_of(event), event_writes)
+                            self._materializer.history_rows(delivery.event_id, event_writes)  # type: ignore[arg-type]
                         )
             except OutOfOrderTransaction as error:
                 result.dead_letters.append((delivery, f"late: {error}"))
@@ -295,7 +368,7 @@ def _ids_by_day(deliveries: Iterable[Delivery]) -> dict[int, list[str]]:
     for delivery in deliveries:
         event = delivery.event
         assert event is not None
-        by_day.setdefault(event_day_of(event), []).append(event_id_of(event))
+        by_day.setdefault(event_day_of(event), []).append(delivery.event_id)  # type: ignore[arg-type]
     return by_day
 
 

@@ -42,6 +42,17 @@ class WorkerSettings(BaseModel):
             "0 applies every read as it comes."
         ),
     )
+    commit_interval_ms: int = Field(
+        1_000,
+        ge=0,
+        le=10_000,
+        description=(
+            "While the worker drains a backlog (reads come back full), it commits the "
+            "state and acknowledges the entries of several batches at once, at most this "
+            "long after the last commit; a read that is not full always ends with a "
+            "commit. 0 commits after every batch."
+        ),
+    )
     claim_idle_ms: int = Field(
         60_000,
         ge=1,
@@ -172,6 +183,7 @@ class StreamWorker:
         self._lease = lease
         self._settings = settings
         self._buffer = EventTimeBuffer(settings.allowed_lateness_ms * 1_000_000)
+        self._last_commit = time.monotonic()
         self.report = WorkerReport()
 
     def run(self, stop: threading.Event) -> WorkerReport:
@@ -217,13 +229,19 @@ class StreamWorker:
             ready = self._buffer.release(flush=not deliveries)
             if received:
                 reader.start()
-            if ready and not self._process(ready, stop):
+            commit = self._commit_due(backlog=len(received) >= settings.batch_size)
+            if (ready or (commit and self._processor.uncommitted)) and not self._process(
+                ready, stop, commit
+            ):
                 break
             if time.monotonic() >= next_stats:
                 self._log_progress(stats_applied)
                 stats_applied = self.report.applied
                 next_stats = time.monotonic() + settings.stats_every_s
         pending = len(self._buffer) + reader.close()
+        if self._processor.uncommitted:
+            self._process([], stop, commit=True)
+        self._processor.close()
         self._lease.release_lease()
         log.info(
             "worker %s stopped: %d applied, %d duplicates, %d dead-lettered, %d batches, "
@@ -280,14 +298,24 @@ class StreamWorker:
             if not fresh:
                 return
 
-    def _process(self, deliveries: Sequence[Delivery], stop: threading.Event) -> bool:
+    def _commit_due(self, backlog: bool) -> bool:
+        """Return whether the next batch ends with a commit: always when the stream
+        has no backlog, otherwise once ``commit_interval_ms`` has passed."""
+        interval_s = self._settings.commit_interval_ms / 1000
+        return not backlog or time.monotonic() - self._last_commit >= interval_s
+
+    def _process(
+        self, deliveries: Sequence[Delivery], stop: threading.Event, commit: bool = True
+    ) -> bool:
         """Apply the deliveries, retrying store failures until it works or ``stop``.
 
         Returns False when the worker must stop (stopped while retrying, or lost its lease).
         """
         while True:
             try:
-                result = self._processor.process(deliveries)
+                result = self._processor.process(deliveries, commit)
+                if commit:
+                    self._last_commit = time.monotonic()
                 for delivery, reason in result.dead_letters:
                     log.warning(
                         "dead-lettered entry %s (event %s): %s",

@@ -99,15 +99,67 @@ def assert_rows_equal(actual: dict, expected: dict) -> None:
                 np.testing.assert_allclose(value, wanted, rtol=1e-9, atol=1e-9, err_msg=str(key))
 
 
+def drain(
+    subscription,
+    start_worker,
+    batch_sizes: list[int],
+    commits: list[bool],
+    crashes: list[str],
+) -> None:
+    """Run a worker over the subscription until the stream is drained and committed.
+
+    Batches commit or not as ``commits`` says (a worker draining a backlog commits
+    several batches at once). A crash restarts the worker, which first applies what
+    it left pending; a failed commit is reset and retried in the same process.
+    """
+    state, processor = start_worker()
+    recovering = True
+    step = 0
+    while True:
+        if recovering:
+            deliveries, commit, recovering = subscription.pending(10_000), True, False
+        else:
+            deliveries = subscription.receive(batch_sizes[step % len(batch_sizes)], 1)
+            commit = commits[step % len(commits)] if commits else True
+            if not deliveries:
+                if not processor.uncommitted:
+                    return
+                commit = True  # the stream is drained: commit what is applied
+        crash = crashes[step] if step < len(crashes) else None
+        step += 1
+        state.crash_next_commit = crash in ("before-commit", "commit-fails")
+        try:
+            result = processor.process(deliveries, commit)
+        except Crash:
+            if crash == "before-commit":
+                state, processor = start_worker()
+                recovering = True
+                continue
+            processor.reset()
+            state.crash_next_commit = False
+            result = processor.process(deliveries, commit)
+        assert not result.dead_letters
+        if crash == "before-ack":
+            state, processor = start_worker()
+            recovering = True
+            continue
+        subscription.acknowledge(result.acknowledge)
+
+
 @settings(max_examples=120, deadline=None)
 @given(
     history=event_histories(time_unit=NANOS_PER_HOUR // 2, horizon_units=40),
     batch_sizes=st.lists(st.integers(1, 12), min_size=1, max_size=8),
+    commits=st.lists(st.booleans(), max_size=8),
     duplicates=st.lists(st.integers(0, 200), max_size=6),
-    crashes=st.lists(st.sampled_from(["before-commit", "before-ack"]), max_size=4),
+    crashes=st.lists(st.sampled_from(["before-commit", "before-ack", "commit-fails"]), max_size=4),
 )
 def test_worker_output_equals_batch_despite_crashes(
-    history: EventHistory, batch_sizes: list[int], duplicates: list[int], crashes: list[str]
+    history: EventHistory,
+    batch_sizes: list[int],
+    commits: list[bool],
+    duplicates: list[int],
+    crashes: list[str],
 ):
     feature_set = HOURLY
     events = stream_order(history)
@@ -128,26 +180,7 @@ def test_worker_output_equals_batch_despite_crashes(
         return state, BatchProcessor(feature_set, state, online, offline)
 
     subscription = stream.subscription("features", "worker-1")
-    state, processor = start_worker()
-    step = 0
-    while True:
-        size = batch_sizes[step % len(batch_sizes)]
-        deliveries = subscription.pending(size) or subscription.receive(size, 1)
-        if not deliveries:
-            break
-        crash = crashes[step] if step < len(crashes) else None
-        step += 1
-        state.crash_next_commit = crash == "before-commit"
-        try:
-            result = processor.process(deliveries)
-        except Crash:
-            state, processor = start_worker()
-            continue
-        assert not result.dead_letters
-        if crash == "before-ack":
-            state, processor = start_worker()
-            continue
-        subscription.acknowledge(result.acknowledge)
+    drain(subscription, start_worker, batch_sizes, commits, crashes)
 
     assert subscription.lag() == 0
     assert_rows_equal(offline.rows, expected_rows(feature_set, history))
