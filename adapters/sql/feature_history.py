@@ -78,7 +78,7 @@ def _encode(values: Mapping[str, float | None]) -> str:
         template = _TEMPLATES[names] = (
             "{" + ",".join(json.dumps(name).replace("%", "%%") + ":%s" for name in names) + "}"
         )
-    return template % tuple("null" if value is None else repr(value) for value in values.values())
+    return template % tuple(["null" if value is None else repr(value) for value in values.values()])
 
 
 def _copy_lines(rows: Sequence[HistoryRow]) -> str:

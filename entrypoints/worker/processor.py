@@ -346,13 +346,20 @@ class BatchProcessor:
         return floor
 
     def _rejection(self, event: Transaction | FraudLabel, floor: int | None) -> str | None:
-        """Return why an event cannot be applied, or None when it can."""
+        """Return why an event cannot be applied, or None when it can.
+
+        The floor is committed with the state it describes, so every stored event is at
+        or before it, and an event at or after it is later than every history's last
+        one; only without a floor are the histories themselves compared.
+        """
         moment = event_time_of(event)
         if floor is not None and moment < floor:
             return f"late: event time {moment} ns is before {floor} ns, already applied"
         if isinstance(event, Transaction):
             if not math.isfinite(event.amount):
                 return f"invalid: amount {event.amount!r} is not a finite number"
+            if floor is not None:
+                return None
             for entity, join_key in self._join_keys:
                 history = self._state.load_history(entity, getattr(event, join_key))
                 if history is not None and history.times and history.times[-1] > moment:

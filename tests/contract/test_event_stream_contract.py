@@ -13,6 +13,7 @@ import redis
 from tests.support.servers import REDIS_URL, delete_prefix, unique_name
 from twinbank.adapters.memory import InMemoryEventStream
 from twinbank.adapters.redis import RedisEventStream
+from twinbank.adapters.redis.event_stream import encode_event
 from twinbank.core.event_stream import EventSubscription, event_id_of
 from twinbank.core.transactions import FraudLabel, Transaction
 
@@ -192,3 +193,21 @@ def test_malformed_redis_entry_is_delivered_with_problem(fields: dict[str, str],
 
     assert delivery.event is None
     assert problem in (delivery.problem or "")
+
+
+def test_redis_entry_decodes_in_any_field_order():
+    client = fakeredis.FakeRedis()
+    publisher = RedisEventStream(client, "stream")
+    transaction = Transaction(7, 1_500, 3, 4, 12.5)
+    written = encode_event(transaction)
+    client.xadd("stream", written)
+    client.xadd("stream", dict(reversed(list(written.items()))))
+    client.xadd("stream", {**written, "kind": "label"})
+    subscription = publisher.subscription("group", "consumer")
+
+    in_order, reversed_order, wrong_kind = subscription.receive(10, 100)
+
+    assert in_order.event == transaction
+    assert reversed_order.event == transaction
+    assert wrong_kind.event is None
+    assert "has no field" in (wrong_kind.problem or "")
