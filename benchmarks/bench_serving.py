@@ -379,6 +379,11 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
     )
     parser.add_argument("--no-markdown", action="store_true", help="Do not touch BENCHMARKS.md.")
     parser.add_argument(
+        "--no-worker-history",
+        action="store_true",
+        help="Run the worker with --no-history: online features only, no offline history rows.",
+    )
+    parser.add_argument(
         "--only",
         choices=("all", "worker"),
         default="all",
@@ -450,7 +455,16 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
                 stream.publish(seed[start : start + 10_000])
         observer = stream.subscription(CONSUMER_GROUP, "benchmark-observer")
         stream_worker = processes.start(
-            "worker", twinbank("worker", "--profile", "local", "--consumer", "bench"), environment
+            "worker",
+            twinbank(
+                "worker",
+                "--profile",
+                "local",
+                "--consumer",
+                "bench",
+                *(["--no-history"] if arguments.no_worker_history else []),
+            ),
+            environment,
         )
         wait_for(lambda: observer.lag() < len(seed), "the worker's first batch", 120)
         started = time.monotonic()

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import uuid
+from types import MappingProxyType
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -40,6 +42,17 @@ def test_history_replayed_batch_adds_nothing(engine: Engine) -> None:
         ("7", "t:1", 10, {"AMOUNT_1D": 12.5, "COUNT_1D": None}),
         ("7", "t:2", 20, {"AMOUNT_1D": 30.0, "COUNT_1D": 2.0}),
         ("8", "t:3", 30, {"AMOUNT_1D": 1e-300, "COUNT_1D": 1.0}),
+    ]
+
+
+def test_history_stores_numpy_and_mapping_values(engine: Engine) -> None:
+    history = SqlFeatureHistory(engine)
+    values = MappingProxyType({"AMOUNT_1D": np.float64(0.1), "COUNT_1D": 3, "RATE": 1e-05})
+
+    history.append([_row("t:1", 7, 10, values)])  # type: ignore[arg-type]
+
+    assert history.rows("customer") == [
+        ("7", "t:1", 10, {"AMOUNT_1D": 0.1, "COUNT_1D": 3, "RATE": 1e-05})
     ]
 
 
