@@ -184,6 +184,8 @@ class StreamWorker:
         self._settings = settings
         self._buffer = EventTimeBuffer(settings.allowed_lateness_ms * 1_000_000)
         self._last_commit = time.monotonic()
+        # Set when the lease is lost or the state cannot roll back: no commit may follow.
+        self._cannot_commit = False
         self.report = WorkerReport()
 
     def run(self, stop: threading.Event) -> WorkerReport:
@@ -239,7 +241,7 @@ class StreamWorker:
                 stats_applied = self.report.applied
                 next_stats = time.monotonic() + settings.stats_every_s
         pending = len(self._buffer) + reader.close()
-        if self._processor.uncommitted:
+        if self._processor.uncommitted and not self._cannot_commit:
             self._process([], stop, commit=True)
         self._processor.close()
         self._lease.release_lease()
@@ -330,6 +332,7 @@ class StreamWorker:
                 return True
             except (LeaseLost, RollbackUnsupported) as error:
                 log.error("worker %s stops: %s", self._subscription.consumer, error)
+                self._cannot_commit = True
                 return False
             except Exception as error:
                 log.warning(

@@ -16,7 +16,7 @@ import numpy as np
 from tests.unit.test_worker_read_ahead import GROUP, RecordingSubscription
 from twinbank.adapters.memory import InMemoryOnlineFeatureStore, InMemoryWorkerState
 from twinbank.adapters.memory.event_stream import InMemoryEventStream
-from twinbank.adapters.redis import RedisFeatureStateStore
+from twinbank.adapters.redis import LeaseLost, RedisFeatureStateStore
 from twinbank.core.event_stream import Delivery
 from twinbank.core.features.handbook import handbook_feature_set
 from twinbank.core.features.online import FeatureWrite
@@ -211,3 +211,36 @@ def test_worker_interval_zero_commits_each_batch():
 
     assert subscription.acknowledged == [10, 10, 10, 5]
     assert applied == 35
+
+
+class LeaseLosingState(InMemoryWorkerState):
+    """In-memory state whose second commit finds the lease held by another worker."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.commits = 0
+
+    def commit(self, event_ids_by_day, applied_up_to) -> None:  # type: ignore[no-untyped-def]
+        self.commits += 1
+        if self.commits == 2:
+            raise LeaseLost("the write lease is held by another worker")
+        super().commit(event_ids_by_day, applied_up_to)
+
+
+def test_worker_without_lease_skips_final_commit():
+    stream = InMemoryEventStream()
+    stream.publish(_transactions(35))
+    stop = threading.Event()
+    state = LeaseLosingState()
+    processor = BatchProcessor(FEATURES, state, InMemoryOnlineFeatureStore(), None)
+    settings = WorkerSettings(
+        batch_size=10, block_ms=1, linger_ms=0, allowed_lateness_ms=0, commit_interval_ms=0
+    )
+    subscription = AckRecorder(stream, stop)
+
+    report = StreamWorker(subscription, processor, state, settings).run(stop)
+
+    assert state.commits == 2
+    assert report.applied == 10
+    assert subscription.acknowledged == [10]
+    assert stream.subscription(GROUP, "worker-1").lag() == 25
