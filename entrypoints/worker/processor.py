@@ -182,6 +182,7 @@ class BatchProcessor:
             merged = _merge(result, before, after)
             merged.dead_letters.append((delivery, f"failed to apply: {failure.error!r}"))
             return merged
+        result.applied_up_to = self._floor
         if commit:
             self._commit(result)
         self._replay = []
