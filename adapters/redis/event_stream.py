@@ -91,9 +91,11 @@ _TRANSACTION_LAYOUT = [b"kind", b"transaction_id", b"timestamp_ns", b"customer_i
 
 
 def _read_delivery(entry_id: bytes, flat: list[bytes] | None) -> Delivery:
-    """Return the delivery of an entry given as a flat field list. A transaction
-    entry in the layout this module writes is decoded by position, without building
-    a dict; any other entry, or one whose values do not parse, takes the general path."""
+    """Return the delivery of an entry given as a flat field list.
+
+    A transaction entry in the layout that ``encode_event`` writes is decoded by
+    position, without building a dict. Any other entry, or one whose values do not
+    parse, takes the general path, which names the invalid field."""
     if flat is not None and len(flat) == 12 and flat[::2] == _TRANSACTION_LAYOUT:
         try:
             if flat[1] != _TRANSACTION:
@@ -196,8 +198,9 @@ class RedisSubscription:
         ]
 
     def receive(self, count: int, block_ms: int) -> list[Delivery]:
-        """Read new entries. The reply is parsed here rather than by redis-py, whose
-        per-entry conversion to a dict cost the worker about 7 % of its time."""
+        """Read new entries. The raw reply is parsed here because redis-py's
+        conversion of each entry to a dict took about 7 % of the worker's time in a
+        profiled drain of the serving benchmark."""
         self.ensure_group()
         block: tuple[Argument, ...] = ("BLOCK", block_ms) if block_ms > 0 else ()
         (reply,) = execute_packed(

@@ -96,7 +96,7 @@ class _Changes:
 
 
 def _encode_remembered(timestamp_ns: int, keys: tuple[EntityKey, ...]) -> str:
-    """Return ``[time,[keys]]`` as compact JSON; int keys, the usual case, are written
+    """Return ``[time,[keys]]`` as compact JSON. Int keys, the usual case, are written
     without the JSON encoder."""
     if all(type(key) is int for key in keys):
         return f"[{timestamp_ns},[{','.join(map(str, keys))}]]"
@@ -190,10 +190,12 @@ class RedisFeatureStateStore:
         """Forget remembered transactions older than ``timestamp_ns`` at the next commit.
 
         Locally, the transactions remembered by this store are forgotten oldest first,
-        up to the first one at or after ``timestamp_ns``; one remembered out of time
-        order (a late transaction) may stay cached longer, which changes nothing,
-        because a label of a transaction that left every window has no effect. The
-        count is an upper bound: a transaction both cached and stored counts twice.
+        up to the first one at or after ``timestamp_ns``. One remembered out of time
+        order (a late transaction) may stay cached longer. That changes no feature
+        value, because a label of a transaction that left every window has no effect.
+        NOTE: the engine then counts such a label as matched, not unmatched.
+        The count is an upper bound, because a transaction both cached and stored
+        counts twice.
         """
         order = self._remembered_order
         remembered = self._remembered

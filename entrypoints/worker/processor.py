@@ -1,22 +1,24 @@
 """Apply batches of stream deliveries to the feature state, exactly once in effect.
 
-For each batch, in order: skip events whose id a committed batch already recorded
-(or an uncommitted one applied); set aside (dead-letter) events that cannot be
-applied; apply the rest to the streaming engine over the worker's state store; and
-start writing the resulting feature values to the online store and the offline
-history. A batch may end with a commit, which first waits for every write started,
-then records the state changes of every batch since the last commit together with
-their event ids (one atomic step in the state store), and only then acknowledges
-their deliveries. The writes of one batch run in two threads while the next batch is
-applied; the changed histories are encoded while the last writes finish.
+For each batch, in order, the processor skips events already applied (recorded by a
+commit, or applied since the last one) and sets aside (dead-letters) events that
+cannot be applied. It applies the rest to the streaming engine over the worker's
+state store and starts writing the resulting feature values to the online store and
+the offline history. The writes of one batch run in two threads while the next
+batch is applied.
 
-Why this order survives a crash at any point: until a commit, the stored state and
-the processed ids are unchanged and no delivery since the last commit is
-acknowledged, so every event since then is delivered again and applied to the same
-state, producing the same values, which overwrite (online) or are skipped by their
-key (history). After the commit, their ids are recorded, so redelivered events are
-acknowledged without a second effect. A store failure is handled the same way in
-process: ``reset`` drops the uncommitted state, and the next ``process`` applies the
+A batch may end with a commit. The commit waits for every write started, encodes
+the changed histories meanwhile, and records the state changes and event ids of
+every batch since the last commit in one atomic step of the state store. Only then
+are their deliveries acknowledged.
+
+This order survives a crash at any point. Until a commit, the stored state and the
+processed ids are unchanged and nothing since the last commit is acknowledged. So
+every event since then is delivered again and applied to the same state, which gives
+the same values: they overwrite (online) or are skipped by their key (history).
+After the commit, the ids are recorded, so redelivered events are acknowledged
+without a second effect. A store failure in process is handled the same way:
+``reset`` drops the uncommitted state, and the next ``process`` applies the
 uncommitted deliveries again before its own.
 """
 
@@ -65,7 +67,7 @@ class WorkerState(FeatureStateStore, Protocol):
 class BatchResult:
     """The outcome of one call of ``process``.
 
-    ``acknowledge`` lists the delivery ids to acknowledge now; ``applied`` counts the
+    ``acknowledge`` lists the delivery ids to acknowledge now. ``applied`` counts the
     events committed by this call, which may include events of earlier calls.
     """
 
@@ -117,14 +119,14 @@ class BatchProcessor:
         self._floor_known = False
         self._store_threads = ThreadPoolExecutor(2, thread_name_prefix="store-write")
         self._writes: list[Future[None]] = []
-        # Applied since the last commit, in order, and their event ids.
+        # Deliveries applied since the last commit, in order, and their event ids.
         self._uncommitted: list[Delivery] = []
         self._uncommitted_ids: set[str] = set()
-        # Duplicates of events not yet committed: acknowledged at the next commit.
+        # Delivery ids of duplicates of uncommitted events, acknowledged at the next commit.
         self._deferred_acks: list[str] = []
         # Uncommitted deliveries that a reset dropped from the state, applied again first.
         self._replay: list[Delivery] = []
-        # Where the current call's deliveries start in _uncommitted.
+        # The index in _uncommitted where the current call's deliveries start.
         self._call_start = 0
 
     @property
@@ -138,9 +140,10 @@ class BatchProcessor:
         return len(self._uncommitted) + len(self._replay)
 
     def reset(self) -> None:
-        """Drop uncommitted changes after a failed ``process``; the next ``process``
-        applies the uncommitted deliveries of earlier calls again on the committed
-        state, before its own (the failed call's deliveries, given again)."""
+        """Drop the uncommitted changes after a failed ``process``.
+
+        The next ``process`` applies the uncommitted deliveries of earlier calls again
+        on the committed state, before its own, which repeat the failed call's."""
         self._replay = [*self._replay, *self._uncommitted[: self._call_start]]
         self._rollback()
 
@@ -164,8 +167,8 @@ class BatchProcessor:
         try:
             self._apply_batch(candidates, result)
         except _EventFailed as failure:
-            # Roll back, then apply the earlier uncommitted events and the events
-            # before the failing one, set it aside, and apply the rest, so one bad
+            # Roll back and apply the earlier uncommitted events and those before the
+            # failing one again. Then set it aside and apply the rest, so one bad
             # event cannot block the stream.
             earlier = self._uncommitted
             self._replay = []
@@ -197,10 +200,10 @@ class BatchProcessor:
         self._uncommitted_ids = set()
 
     def _candidates(self, deliveries: Sequence[Delivery], result: BatchResult) -> list[Delivery]:
-        """Return the deliveries to apply; record duplicates and malformed ones.
+        """Return the deliveries to apply, and record duplicates and malformed ones.
 
-        A duplicate of an event not yet committed is acknowledged only at the commit:
-        it may be the same stream entry as the event's own delivery.
+        A duplicate of an uncommitted event is acknowledged only at the commit,
+        because it may be the same stream entry as the event's own delivery.
         """
         unique: list[Delivery] = []
         seen: set[str] = set()
@@ -255,7 +258,7 @@ class BatchProcessor:
         are done, and acknowledge their deliveries."""
         encode_changes = getattr(self._state, "encode_changes", None)
         if encode_changes is not None and self._uncommitted:
-            encode_changes()  # while the last writes are in flight
+            encode_changes()  # The last writes are still in flight meanwhile.
         self._finish_writes()
         if self._uncommitted:
             self._state.commit(_ids_by_day(self._uncommitted), self._floor)
@@ -269,8 +272,8 @@ class BatchProcessor:
 
     def _start_writes(self, writes: list[FeatureWrite], rows: list[HistoryRow]) -> None:
         """Start writing a batch's online values and history rows, once the previous
-        batch's writes are done; a history that must stay in this thread is
-        written before it returns.
+        batch's writes are done. A history that must stay in this thread is written
+        before this method returns.
 
         Only each key's last write of the batch goes to the online store. The store
         keeps the value with the latest event time, and a key's writes come in event
@@ -292,7 +295,7 @@ class BatchProcessor:
         self._writes = started
 
     def _finish_writes(self) -> None:
-        """Wait for the writes in flight; raise the first failure among them."""
+        """Wait for the writes in flight, and raise the first failure among them."""
         writes, self._writes = self._writes, []
         failure: BaseException | None = None
         for write in writes:
@@ -304,7 +307,8 @@ class BatchProcessor:
             raise failure
 
     def _settle_writes(self) -> None:
-        """Wait for the writes in flight, whatever their outcome (they are redone)."""
+        """Wait for the writes in flight and ignore their failures, because the
+        replayed deliveries write the same values again."""
         with contextlib.suppress(Exception):
             self._finish_writes()
 
@@ -349,9 +353,9 @@ class BatchProcessor:
     def _rejection(self, event: Transaction | FraudLabel, floor: int | None) -> str | None:
         """Return why an event cannot be applied, or None when it can.
 
-        The floor is committed with the state it describes, so every stored event is at
-        or before it, and an event at or after it is later than every history's last
-        one; only without a floor are the histories themselves compared.
+        The floor is committed with the state it describes, so no stored event is
+        later than the floor. An event at or after the floor is therefore not earlier
+        than any history's last event. Only without a floor are the histories compared.
         """
         moment = event_time_of(event)
         if floor is not None and moment < floor:

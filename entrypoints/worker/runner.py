@@ -184,7 +184,7 @@ class StreamWorker:
         self._settings = settings
         self._buffer = EventTimeBuffer(settings.allowed_lateness_ms * 1_000_000)
         self._last_commit = time.monotonic()
-        # Set when the lease is lost or the state cannot roll back: no commit may follow.
+        # True once the lease is lost or the state cannot roll back, so no commit may follow.
         self._cannot_commit = False
         self.report = WorkerReport()
 
@@ -301,8 +301,8 @@ class StreamWorker:
                 return
 
     def _commit_due(self, backlog: bool) -> bool:
-        """Return whether the next batch ends with a commit: always when the stream
-        has no backlog, otherwise once ``commit_interval_ms`` has passed."""
+        """Return whether the next batch ends with a commit. It does when the stream
+        has no backlog, and otherwise once ``commit_interval_ms`` has passed."""
         interval_s = self._settings.commit_interval_ms / 1000
         return not backlog or time.monotonic() - self._last_commit >= interval_s
 

@@ -108,7 +108,7 @@ def drain(
 ) -> None:
     """Run a worker over the subscription until the stream is drained and committed.
 
-    Batches commit or not as ``commits`` says (a worker draining a backlog commits
+    Each batch commits or not as ``commits`` gives (a worker draining a backlog commits
     several batches at once). A crash restarts the worker, which first applies what
     it left pending; a failed commit is reset and retried in the same process.
     """

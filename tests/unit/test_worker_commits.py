@@ -139,7 +139,7 @@ def test_failed_write_replays_uncommitted_batches():
     assert retried.applied == 15
     assert sorted(retried.acknowledge) == sorted(d.delivery_id for b in batches for d in b)
     _assert_same_values(_online_values(online, KEYS), _clean_run(transactions, KEYS))
-    # The committed state holds each event once: a fresh worker finds them all done.
+    # The committed state records each event once, so a fresh worker finds them all done.
     fresh = RedisFeatureStateStore(client, FEATURES, "w")
     done = fresh.processed({0: [f"transaction:{t.transaction_id}" for t in transactions]})
     assert len(done) == 15
