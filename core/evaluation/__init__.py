@@ -6,7 +6,7 @@ more suspicious.
 
 from .inputs import InvalidEvaluationInput
 from .metrics import CardPrecision, auc_roc, average_precision, card_precision_at_k
-from .protocol import HandbookProtocol, ProtocolSplit, validation_folds
+from .protocol import HandbookProtocol, ProtocolSplit, prequential_test_folds, validation_folds
 
 __all__ = [
     "CardPrecision",
@@ -16,5 +16,6 @@ __all__ = [
     "auc_roc",
     "average_precision",
     "card_precision_at_k",
+    "prequential_test_folds",
     "validation_folds",
 ]

@@ -1,4 +1,4 @@
-"""The fraud handbook's train/test protocol, with its label delay, and validation folds.
+"""The fraud handbook's train/test protocol, with its label delay, and its folds.
 
 Days are whole day numbers, as in the handbook's ``TX_TIME_DAYS`` (0 = the first day of
 the data). With the defaults the protocol trains on days 115-121 and tests on days
@@ -144,6 +144,33 @@ def validation_folds(
         raise InvalidEvaluationInput(
             f"{count} validation folds would start training on day {earliest}, before "
             f"first_day {first_day}; at most {available} folds fit"
+        )
+    return folds
+
+
+def prequential_test_folds(
+    protocol: HandbookProtocol, count: int, last_day: int | None = None
+) -> tuple[HandbookProtocol, ...]:
+    """Return ``protocol`` and ``count - 1`` copies moved later in whole weeks, earliest first.
+
+    This is how the handbook's model selection chapter reports a test figure: the mean
+    over prequential folds whose training starts on the protocol's day and on each of
+    the next ``count - 1`` weeks (w as in ``validation_folds``), so one test week is
+    never the whole estimate. Settings must be chosen on ``validation_folds`` first;
+    these folds only score them.
+
+    Raises InvalidEvaluationInput when ``count`` is not a positive integer or a fold's
+    test period would end after ``last_day`` (the last day of data).
+    """
+    count = positive_count("count", count)
+    step = DAYS_PER_WEEK * math.ceil(protocol.test_days / DAYS_PER_WEEK)
+    folds = tuple(protocol.shifted(j * step) for j in range(count))
+    latest = folds[-1].test_end_day - 1
+    if last_day is not None and latest > last_day:
+        available = max(0, (last_day - (protocol.test_end_day - 1)) // step + 1)
+        raise InvalidEvaluationInput(
+            f"{count} test folds would test until day {latest}, after last_day "
+            f"{last_day}; at most {available} folds fit"
         )
     return folds
 

@@ -2,7 +2,12 @@ import numpy as np
 import pydantic
 import pytest
 
-from twinbank.core.evaluation import HandbookProtocol, InvalidEvaluationInput, validation_folds
+from twinbank.core.evaluation import (
+    HandbookProtocol,
+    InvalidEvaluationInput,
+    prequential_test_folds,
+    validation_folds,
+)
 
 # A small protocol: training on days 10-11, delay days 12-13, test days 14-16.
 SMALL = HandbookProtocol(training_start_day=10, training_days=2, delay_days=2, test_days=3)
@@ -140,3 +145,26 @@ def test_validation_folds_reject_bad_count(count) -> None:
         InvalidEvaluationInput, match=rf"count must be a positive integer, got {count}"
     ):
         validation_folds(HandbookProtocol(), count=count)
+
+
+def test_prequential_test_folds_start_at_the_protocol() -> None:
+    # The handbook's test estimate trains on 2018-07-25, 08-01, 08-08 and 08-15.
+    folds = prequential_test_folds(HandbookProtocol(), count=4, last_day=182)
+    assert [fold.training_start_day for fold in folds] == [115, 122, 129, 136]
+    assert [fold.test_start_day for fold in folds] == [129, 136, 143, 150]
+
+
+def test_prequential_test_folds_with_longer_test() -> None:
+    folds = prequential_test_folds(HandbookProtocol(test_days=10), count=2)
+    assert [fold.training_start_day for fold in folds] == [115, 129]
+
+
+def test_prequential_test_folds_stop_at_last_day() -> None:
+    assert len(prequential_test_folds(HandbookProtocol(), count=7, last_day=182)) == 7
+    with pytest.raises(InvalidEvaluationInput, match=r"until day 184, after last_day 182; at most 7"):
+        prequential_test_folds(HandbookProtocol(), count=8, last_day=182)
+
+
+def test_prequential_test_folds_reject_bad_count() -> None:
+    with pytest.raises(InvalidEvaluationInput, match=r"count must be a positive integer, got 0"):
+        prequential_test_folds(HandbookProtocol(), count=0)
