@@ -153,11 +153,10 @@ def prequential_test_folds(
 ) -> tuple[HandbookProtocol, ...]:
     """Return ``protocol`` and ``count - 1`` copies moved later in whole weeks, earliest first.
 
-    This is how the handbook's model selection chapter reports a test figure: the mean
-    over prequential folds whose training starts on the protocol's day and on each of
-    the next ``count - 1`` weeks (w as in ``validation_folds``), so one test week is
-    never the whole estimate. Settings must be chosen on ``validation_folds`` first;
-    these folds only score them.
+    The handbook's model selection chapter reports a test figure as the mean over such
+    prequential folds. Fold j (from 0) is ``protocol.shifted(j * w)``, with w as in
+    ``validation_folds``. Settings are chosen on ``validation_folds`` first, and these
+    folds only score them.
 
     Raises InvalidEvaluationInput when ``count`` is not a positive integer or a fold's
     test period would end after ``last_day`` (the last day of data).
