@@ -363,6 +363,12 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         help="Answer after the decision record is on disk (fsync) or in the OS (os).",
     )
     parser.add_argument(
+        "--inline-sync-below-ms",
+        type=float,
+        default=None,
+        help="The service's journal_inline_sync_below_ms (its default when omitted).",
+    )
+    parser.add_argument(
         "--redis-nice",
         type=int,
         default=0,
@@ -491,6 +497,11 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             "model": str(model),
             "journal": str(work / "journal"),
             "journal_sync": arguments.journal_sync,
+            **(
+                {}
+                if arguments.inline_sync_below_ms is None
+                else {"journal_inline_sync_below_ms": arguments.inline_sync_below_ms}
+            ),
             "api_keys": [
                 {
                     "name": "benchmark",

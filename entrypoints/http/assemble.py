@@ -184,6 +184,7 @@ def build_serving_services(
         settings.max_batch,
         metrics,
         stopwatch,
+        settings.journal_inline_sync_below_ms / 1000,
     )
     pipeline = DecisionPipeline(
         features, batcher, metrics, tracer, stopwatch, settings.idempotency_cache

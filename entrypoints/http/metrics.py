@@ -70,6 +70,14 @@ class ServiceMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=registry,
         )
+        self.journal_sync_seconds = Histogram(
+            "twinbank_journal_sync_duration_seconds",
+            "Time of each journal fdatasync, by where it ran: inline on the request loop "
+            "or in a worker thread.",
+            ("path",),
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
         self.journal_backlog = Gauge(
             "twinbank_journal_backlog_records",
             "Journaled records a forwarder has not delivered yet.",

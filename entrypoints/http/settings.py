@@ -143,6 +143,16 @@ class ServeSettings(BaseModel):
             "os: after the operating system has it (survives a process crash only)."
         ),
     )
+    journal_inline_sync_below_ms: float = Field(
+        5.0,
+        ge=0,
+        le=100,
+        description=(
+            "With fsync, sync on the request loop while recent syncs took less than this "
+            "on average, and in a worker thread otherwise; 0 always uses the thread. "
+            "The default is the GIL's switch interval, about what a thread waits to answer."
+        ),
+    )
     audit_linger_ms: float = Field(
         100.0,
         ge=0,

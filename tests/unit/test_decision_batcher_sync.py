@@ -1,0 +1,119 @@
+"""Where the decision batcher waits for the journal: on its loop or in a worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from dataclasses import dataclass, field
+
+import pytest
+
+from twinbank.entrypoints.http.decider import Batched, DecisionBatcher, FeatureLookup
+from twinbank.entrypoints.http.metrics import ServiceMetrics
+
+
+class _Features:
+    def lookup(self, transactions):
+        return [
+            FeatureLookup(vector=None, degraded=(), lookup_ns=0, compute_ns=0) for _ in transactions
+        ]
+
+
+class _Service:
+    def decide_assessed(self, assessments):
+        return [f"record of {assessment.transaction}" for assessment in assessments]
+
+
+@dataclass
+class _Journal:
+    """A sync that takes ``seconds`` and notes the thread it ran on."""
+
+    seconds: float = 0.0
+    fail: bool = False
+    threads: list[int] = field(default_factory=list)
+
+    def sync(self) -> None:
+        self.threads.append(threading.get_ident())
+        time.sleep(self.seconds)
+        if self.fail:
+            raise OSError("disk full")
+
+
+class _Stopwatch:
+    def ticks_ns(self) -> int:
+        return time.perf_counter_ns()
+
+
+def _batcher(journal: _Journal, inline_below_s: float) -> DecisionBatcher:
+    return DecisionBatcher(
+        _Features(), _Service(), journal.sync, 64, ServiceMetrics(), _Stopwatch(), inline_below_s
+    )
+
+
+async def _decide_batches(batcher: DecisionBatcher, batches: int) -> list[Batched]:
+    """Decide ``batches`` batches of two requests, one batch after the other."""
+    answers = []
+    for number in range(batches):
+        answers += await asyncio.gather(batcher.decide(2 * number), batcher.decide(2 * number + 1))
+    return answers
+
+
+def test_fast_sync_runs_on_the_loop() -> None:
+    journal = _Journal(seconds=0.0)
+    batcher = _batcher(journal, inline_below_s=0.001)
+
+    async def scenario() -> list[Batched]:
+        loop_thread = threading.get_ident()
+        answers = await _decide_batches(batcher, 5)
+        assert journal.threads == [loop_thread] * 5
+        return answers
+
+    answers = asyncio.run(scenario())
+    assert [answer.record for answer in answers] == [f"record of {n}" for n in range(10)]
+    assert batcher.sync_seconds < 0.001
+
+
+def test_slow_sync_moves_to_a_thread_and_back() -> None:
+    journal = _Journal(seconds=0.02)
+    batcher = _batcher(journal, inline_below_s=0.001)
+
+    async def scenario() -> int:
+        loop_thread = threading.get_ident()
+        await _decide_batches(batcher, 3)
+        # The first sync ran inline and measured the slow disk, the next ones did not.
+        assert journal.threads[0] == loop_thread
+        assert loop_thread not in journal.threads[1:]
+        journal.seconds = 0.0
+        await _decide_batches(batcher, 30)
+        return loop_thread
+
+    loop_thread = asyncio.run(scenario())
+    # Fast syncs pull the average down again, so the last batches sync inline.
+    assert journal.threads[-1] == loop_thread
+    assert batcher.sync_seconds < 0.001
+
+
+def test_zero_threshold_always_uses_a_thread() -> None:
+    journal = _Journal(seconds=0.0)
+    batcher = _batcher(journal, inline_below_s=0.0)
+
+    async def scenario() -> int:
+        await _decide_batches(batcher, 4)
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    assert len(journal.threads) == 4
+    assert loop_thread not in journal.threads
+
+
+@pytest.mark.parametrize("inline_below_s", [0.0, 0.001])
+def test_failed_sync_fails_the_batch(inline_below_s: float) -> None:
+    journal = _Journal(fail=True)
+    batcher = _batcher(journal, inline_below_s)
+
+    async def scenario() -> None:
+        results = await asyncio.gather(batcher.decide(1), batcher.decide(2), return_exceptions=True)
+        assert [type(result) for result in results] == [OSError, OSError]
+
+    asyncio.run(scenario())
