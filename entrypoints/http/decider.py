@@ -336,10 +336,13 @@ class DecisionBatcher:
         decided = self._stopwatch.ticks_ns()
         self._metrics.batch_size.observe(len(batch))
         if self._sync is None:
-            self._resolve(records, lookups, futures, decided)
+            self._resolve(records, lookups, futures, decided, None)
             return
         if self._sync_seconds < self._inline_sync_below_s:
-            self._sync_inline(records, lookups, futures, decided)
+            # A sync shorter than the GIL's switch interval (5 ms) costs less here than
+            # in a thread, which must take the GIL back from this busy loop before it
+            # answers and may wait a whole switch interval for it.
+            self._resolve(records, lookups, futures, decided, self._sync_error("inline"))
             return
         task = asyncio.get_running_loop().create_task(
             self._sync_then_resolve(records, lookups, futures, decided)
@@ -354,37 +357,22 @@ class DecisionBatcher:
         futures: list[asyncio.Future[Batched]],
         decided: int,
     ) -> None:
-        try:
-            await asyncio.get_running_loop().run_in_executor(None, self._timed_sync, "thread")
-        except Exception as error:
-            _fail_sync(futures, error)
-            return
-        self._resolve(records, lookups, futures, decided)
+        loop = asyncio.get_running_loop()
+        error = await loop.run_in_executor(None, self._sync_error, "thread")
+        self._resolve(records, lookups, futures, decided, error)
 
-    def _sync_inline(
-        self,
-        records: list[DecisionRecord],
-        lookups: list[FeatureLookup],
-        futures: list[asyncio.Future[Batched]],
-        decided: int,
-    ) -> None:
-        # A sync shorter than the GIL's switch interval (5 ms) costs less here than in a
-        # thread, which must take the GIL back from this busy loop before it answers
-        # and may wait a whole switch interval for it.
-        try:
-            self._timed_sync("inline")
-        except Exception as error:
-            _fail_sync(futures, error)
-            return
-        self._resolve(records, lookups, futures, decided)
-
-    def _timed_sync(self, path: str) -> None:
+    def _sync_error(self, path: str) -> Exception | None:
+        """Sync the journal, time it under ``path``, and return the error it raised."""
         assert self._sync is not None
         started = time.perf_counter()
-        self._sync()
+        try:
+            self._sync()
+        except Exception as error:
+            return error
         elapsed = time.perf_counter() - started
         self._sync_seconds += (elapsed - self._sync_seconds) * SYNC_AVERAGE_WEIGHT
         self._sync_timers[path].observe(elapsed)
+        return None
 
     def _resolve(
         self,
@@ -392,18 +380,18 @@ class DecisionBatcher:
         lookups: list[FeatureLookup],
         futures: list[asyncio.Future[Batched]],
         decided: int,
+        sync_error: Exception | None,
     ) -> None:
+        if sync_error is not None:
+            log.error("journal sync failed for %d decisions: %r", len(futures), sync_error)
+            for future in futures:
+                if not future.done():
+                    future.set_exception(sync_error)
+            return
         journal_ns = self._stopwatch.ticks_ns() - decided
         for record, lookup, future in zip(records, lookups, futures, strict=True):
             if not future.done():
                 future.set_result(Batched(record, lookup, journal_ns))
-
-
-def _fail_sync(futures: list[asyncio.Future[Batched]], error: Exception) -> None:
-    log.error("journal sync failed for %d decisions: %r", len(futures), error)
-    for future in futures:
-        if not future.done():
-            future.set_exception(error)
 
 
 class DecisionPipeline:
