@@ -282,8 +282,8 @@ class DecisionBatcher:
         self._metrics = metrics
         self._stopwatch = stopwatch
         self._inline_sync_below_s = inline_sync_below_s
-        # Moving average of recent syncs. It starts at 0, so the first batch syncs
-        # inline and measures the disk.
+        # Moving average of recent syncs. It starts at 0, so with a positive threshold
+        # the first batch syncs inline and measures the disk.
         self._sync_seconds = 0.0
         self._sync_timers = {
             path: metrics.journal_sync_seconds.labels(path) for path in ("inline", "thread")
@@ -340,8 +340,8 @@ class DecisionBatcher:
             return
         if self._sync_seconds < self._inline_sync_below_s:
             # A sync shorter than the GIL's switch interval (5 ms) costs less here than
-            # in a thread, which must take the GIL back from this busy loop before it
-            # answers and may wait a whole switch interval for it.
+            # in a thread, which must take the GIL back from this busy loop before the
+            # batch is resolved and may wait a whole switch interval for it.
             self._resolve(records, lookups, futures, decided, self._sync_error("inline"))
             return
         task = asyncio.get_running_loop().create_task(
