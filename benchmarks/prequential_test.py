@@ -32,7 +32,11 @@ from twinbank.adapters.models.ensemble_training import (
 )
 from twinbank.adapters.rules import load_rule_set
 from twinbank.adapters.transactions import load_transactions
-from twinbank.core.evaluation import HandbookProtocol, prequential_test_folds
+from twinbank.core.evaluation import (
+    HandbookProtocol,
+    InvalidEvaluationInput,
+    prequential_test_folds,
+)
 from twinbank.core.features.handbook import handbook_feature_set
 
 RULES = Path(__file__).resolve().parents[1] / "scenarios" / "rules" / "handbook-patterns.yaml"
@@ -47,9 +51,16 @@ def _day(day_number: int) -> str:
     return (EPOCH + timedelta(days=day_number)).isoformat()
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, got {value}")
+    return value
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--folds", type=int, default=4, help="number of test folds (4)")
+    parser.add_argument("--folds", type=_positive_int, default=4, help="number of test folds (4)")
     arguments = parser.parse_args()
     root = os.environ.get("TWINBANK_DATA_DIR")
     if not root:
@@ -58,7 +69,11 @@ def main() -> None:
     data = HandbookData.from_dataset(dataset, handbook_feature_set())
     rule_set, _ = load_rule_set(RULES)
     protocol = HandbookProtocol(training_start_day=HANDBOOK_TRAINING_START)
-    folds = prequential_test_folds(protocol, arguments.folds, last_day=int(data.days.max()))
+    last_day = int(data.days.max())
+    try:
+        folds = prequential_test_folds(protocol, arguments.folds, last_day=last_day)
+    except InvalidEvaluationInput as error:
+        parser.error(f"--folds {arguments.folds}: {error}; the data ends on {_day(last_day)}")
 
     console = Console()
     figures = np.empty((len(folds), len(MODELS), len(METRICS)))

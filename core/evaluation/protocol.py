@@ -163,15 +163,21 @@ def prequential_test_folds(
     """
     count = positive_count("count", count)
     step = DAYS_PER_WEEK * math.ceil(protocol.test_days / DAYS_PER_WEEK)
-    folds = tuple(protocol.shifted(j * step) for j in range(count))
-    latest = folds[-1].test_end_day - 1
+    # Checked before the folds are built, so a huge count fails at once.
+    first_test_end = protocol.test_end_day - 1
+    latest = first_test_end + (count - 1) * step
     if last_day is not None and latest > last_day:
-        available = max(0, (last_day - (protocol.test_end_day - 1)) // step + 1)
-        raise InvalidEvaluationInput(
-            f"{count} test folds would test until day {latest}, after last_day "
-            f"{last_day}; at most {available} folds fit"
+        available = max(0, (last_day - first_test_end) // step + 1)
+        remedy = (
+            f"at most {available} folds fit"
+            if available
+            else f"no fold fits, because the protocol itself tests until day "
+            f"{first_test_end}; start it earlier or pass a later last_day"
         )
-    return folds
+        raise InvalidEvaluationInput(
+            f"{count} test folds would test until day {latest}, after last_day {last_day}; {remedy}"
+        )
+    return tuple(protocol.shifted(j * step) for j in range(count))
 
 
 def _first_day_per_card(

@@ -53,6 +53,9 @@ FEATURE_STATE = "feature_state"
 FEATURE_ORDER = "feature_state_order"
 # Weight of the newest sync in the batcher's moving average of sync times.
 SYNC_AVERAGE_WEIGHT = 0.2
+# After this many thread syncs in a row, one batch syncs inline and its time replaces the
+# average, because a thread's own timing includes its wait for the GIL and reads too high.
+INLINE_PROBE_AFTER = 20
 
 
 class StateReader(Protocol):
@@ -285,6 +288,7 @@ class DecisionBatcher:
         # Moving average of recent syncs. It starts at 0, so with a positive threshold
         # the first batch syncs inline and measures the disk.
         self._sync_seconds = 0.0
+        self._thread_syncs_in_a_row = 0
         self._sync_timers = {
             path: metrics.journal_sync_seconds.labels(path) for path in ("inline", "thread")
         }
@@ -338,17 +342,31 @@ class DecisionBatcher:
         if self._sync is None:
             self._resolve(records, lookups, futures, decided, None)
             return
-        if self._sync_seconds < self._inline_sync_below_s:
+        if self._use_inline_sync():
+            probe = self._sync_seconds >= self._inline_sync_below_s
+            self._thread_syncs_in_a_row = 0
             # A sync shorter than the GIL's switch interval (5 ms) costs less here than
             # in a thread, which must take the GIL back from this busy loop before the
             # batch is resolved and may wait a whole switch interval for it.
-            self._resolve(records, lookups, futures, decided, self._sync_error("inline"))
+            error = self._sync_error("inline", restart_average=probe)
+            self._resolve(records, lookups, futures, decided, error)
             return
+        self._thread_syncs_in_a_row += 1
         task = asyncio.get_running_loop().create_task(
             self._sync_then_resolve(records, lookups, futures, decided)
         )
         self._syncing.add(task)  # a reference, so the task is not collected mid-flight
         task.add_done_callback(self._syncing.discard)
+
+    def _use_inline_sync(self) -> bool:
+        # While a thread sync is in flight, an inline sync would wait on the loop for the
+        # journal's sync lock, and its batch would be answered before the earlier one.
+        if self._inline_sync_below_s <= 0 or self._syncing:
+            return False
+        return (
+            self._sync_seconds < self._inline_sync_below_s
+            or self._thread_syncs_in_a_row >= INLINE_PROBE_AFTER
+        )
 
     async def _sync_then_resolve(
         self,
@@ -361,17 +379,25 @@ class DecisionBatcher:
         error = await loop.run_in_executor(None, self._sync_error, "thread")
         self._resolve(records, lookups, futures, decided, error)
 
-    def _sync_error(self, path: str) -> Exception | None:
-        """Sync the journal, time it under ``path``, and return the error it raised."""
+    def _sync_error(self, path: str, restart_average: bool = False) -> Exception | None:
+        """Sync the journal, time it under ``path``, and return the error it raised.
+
+        With ``restart_average``, this sync's time replaces the moving average.
+        """
         assert self._sync is not None
         started = time.perf_counter()
         try:
             self._sync()
         except Exception as error:
             return error
-        elapsed = time.perf_counter() - started
-        self._sync_seconds += (elapsed - self._sync_seconds) * SYNC_AVERAGE_WEIGHT
-        self._sync_timers[path].observe(elapsed)
+        finally:
+            # A failed sync counts too, so a disk that fails slowly leaves the loop.
+            elapsed = time.perf_counter() - started
+            if restart_average:
+                self._sync_seconds = elapsed
+            else:
+                self._sync_seconds += (elapsed - self._sync_seconds) * SYNC_AVERAGE_WEIGHT
+            self._sync_timers[path].observe(elapsed)
         return None
 
     def _resolve(

@@ -27,15 +27,26 @@ class _Service:
 
 @dataclass
 class _Journal:
-    """A sync that takes ``seconds`` and notes the thread it ran on."""
+    """A sync that takes ``seconds`` and notes the thread it ran on.
+
+    ``durations``, while not empty, gives the time of the next syncs instead, and
+    ``thread_seconds`` adds time to syncs that run off the loop thread.
+    """
 
     seconds: float = 0.0
     fail: bool = False
+    durations: list[float] = field(default_factory=list)
+    thread_seconds: float = 0.0
+    loop_thread: int | None = None
     threads: list[int] = field(default_factory=list)
 
     def sync(self) -> None:
-        self.threads.append(threading.get_ident())
-        time.sleep(self.seconds)
+        thread = threading.get_ident()
+        self.threads.append(thread)
+        seconds = self.durations.pop(0) if self.durations else self.seconds
+        if thread != self.loop_thread:
+            seconds += self.thread_seconds
+        time.sleep(seconds)
         if self.fail:
             raise OSError("disk full")
 
@@ -117,3 +128,59 @@ def test_failed_sync_fails_the_batch(inline_below_s: float) -> None:
         assert [type(result) for result in results] == [OSError, OSError]
 
     asyncio.run(scenario())
+
+
+def test_no_inline_sync_while_a_thread_syncs() -> None:
+    # 30 ms inline, then threads: 300 ms, 1 ms, 1 ms. The fast ones bring the average
+    # under 5 ms while the 300 ms sync still runs.
+    journal = _Journal(durations=[0.03, 0.3, 0.001, 0.001])
+    batcher = _batcher(journal, inline_below_s=0.005)
+
+    async def scenario() -> None:
+        loop_thread = threading.get_ident()
+
+        async def batch(number: int) -> None:
+            await asyncio.gather(batcher.decide(2 * number), batcher.decide(2 * number + 1))
+
+        await batch(1)
+        slow = asyncio.create_task(batch(2))
+        await asyncio.sleep(0.05)
+        await batch(3)
+        await batch(4)
+        assert batcher.sync_seconds < 0.005
+        await batch(5)
+        assert not slow.done()
+        await slow
+        assert journal.threads[4] != loop_thread
+
+    asyncio.run(scenario())
+
+
+def test_slow_failing_sync_leaves_the_loop() -> None:
+    journal = _Journal(seconds=0.02, fail=True)
+    batcher = _batcher(journal, inline_below_s=0.005)
+
+    async def scenario() -> int:
+        for number in range(5):
+            await asyncio.gather(batcher.decide(number), return_exceptions=True)
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    assert journal.threads[0] == loop_thread
+    assert journal.threads[-1] != loop_thread
+
+
+def test_inline_probe_corrects_thread_timings() -> None:
+    # Syncs take no time on the loop but 8 ms in a thread, as when the thread waits
+    # for the GIL. Without a probe on the loop, the average would stay high.
+    journal = _Journal(durations=[0.05], thread_seconds=0.008)
+    batcher = _batcher(journal, inline_below_s=0.005)
+
+    async def scenario() -> int:
+        journal.loop_thread = threading.get_ident()
+        await _decide_batches(batcher, 30)
+        return journal.loop_thread
+
+    loop_thread = asyncio.run(scenario())
+    assert loop_thread in journal.threads[1:25]
+    assert journal.threads[-1] == loop_thread

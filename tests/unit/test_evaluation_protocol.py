@@ -161,10 +161,17 @@ def test_prequential_test_folds_with_longer_test() -> None:
 
 def test_prequential_test_folds_stop_at_last_day() -> None:
     assert len(prequential_test_folds(HandbookProtocol(), count=7, last_day=182)) == 7
-    with pytest.raises(InvalidEvaluationInput, match=r"until day 184, after last_day 182; at most 7"):
+    with pytest.raises(
+        InvalidEvaluationInput, match=r"until day 184, after last_day 182; at most 7"
+    ):
         prequential_test_folds(HandbookProtocol(), count=8, last_day=182)
 
 
 def test_prequential_test_folds_reject_bad_count() -> None:
     with pytest.raises(InvalidEvaluationInput, match=r"count must be a positive integer, got 0"):
         prequential_test_folds(HandbookProtocol(), count=0)
+
+
+def test_prequential_test_folds_when_none_fit() -> None:
+    with pytest.raises(InvalidEvaluationInput, match=r"no fold fits.*start it earlier"):
+        prequential_test_folds(HandbookProtocol(), count=1, last_day=134)
