@@ -265,6 +265,10 @@ class Decided:
     journal_ns: int
 
 
+_Pending = tuple[list[DecisionRecord], list[FeatureLookup], list["asyncio.Future[Batched]"], int]
+"""A decided batch waiting for its sync: records, lookups, futures, decision tick."""
+
+
 class DecisionBatcher:
     """Decides concurrent requests together: one state read, one model call, one sync."""
 
@@ -295,6 +299,7 @@ class DecisionBatcher:
         self._queue: list[tuple[Transaction, asyncio.Future[Batched]]] = []
         self._scheduled = False
         self._syncing: set[asyncio.Task[None]] = set()
+        self._after_thread_sync: list[_Pending] = []
 
     @property
     def sync_seconds(self) -> float:
@@ -342,13 +347,18 @@ class DecisionBatcher:
         if self._sync is None:
             self._resolve(records, lookups, futures, decided, None)
             return
-        if self._use_inline_sync():
-            probe = self._sync_seconds >= self._inline_sync_below_s
+        if self._use_inline_sync() or self._after_thread_sync:
             self._thread_syncs_in_a_row = 0
+            if self._syncing:
+                # An inline sync now would wait on the loop for the thread's sync, which
+                # holds the journal's sync lock. The batch syncs when the running thread
+                # syncs have ended; no new one starts meanwhile, so that comes soon.
+                self._after_thread_sync.append((records, lookups, futures, decided))
+                return
             # A sync shorter than the GIL's switch interval (5 ms) costs less here than
-            # in a thread, which must take the GIL back from this busy loop before the
-            # batch is resolved and may wait a whole switch interval for it.
-            error = self._sync_error("inline", restart_average=probe)
+            # in a thread. The thread must take the GIL back from this busy loop before
+            # the batch is resolved, and may wait a whole switch interval for it.
+            error = self._sync_error("inline", restart_average=self._probing())
             self._resolve(records, lookups, futures, decided, error)
             return
         self._thread_syncs_in_a_row += 1
@@ -359,14 +369,13 @@ class DecisionBatcher:
         task.add_done_callback(self._syncing.discard)
 
     def _use_inline_sync(self) -> bool:
-        # While a thread sync is in flight, an inline sync would wait on the loop for the
-        # journal's sync lock, and its batch would be answered before the earlier one.
-        if self._inline_sync_below_s <= 0 or self._syncing:
+        if self._inline_sync_below_s <= 0:
             return False
-        return (
-            self._sync_seconds < self._inline_sync_below_s
-            or self._thread_syncs_in_a_row >= INLINE_PROBE_AFTER
-        )
+        return not self._probing() or self._thread_syncs_in_a_row >= INLINE_PROBE_AFTER
+
+    def _probing(self) -> bool:
+        """Return whether the average is over the threshold, so an inline sync only probes."""
+        return self._sync_seconds >= self._inline_sync_below_s
 
     async def _sync_then_resolve(
         self,
@@ -376,8 +385,18 @@ class DecisionBatcher:
         decided: int,
     ) -> None:
         loop = asyncio.get_running_loop()
-        error = await loop.run_in_executor(None, self._sync_error, "thread")
-        self._resolve(records, lookups, futures, decided, error)
+        try:
+            error = await loop.run_in_executor(None, self._sync_error, "thread")
+            self._resolve(records, lookups, futures, decided, error)
+        finally:
+            # Removed here, not only by the done callback: a batch flushed between this
+            # task's end and the callback would otherwise wait for a task that ended.
+            self._syncing.discard(asyncio.current_task())  # type: ignore[arg-type]
+        if self._after_thread_sync and not self._syncing:
+            waiting, self._after_thread_sync = self._after_thread_sync, []
+            error = self._sync_error("inline", restart_average=self._probing())
+            for batch in waiting:
+                self._resolve(*batch, error)
 
     def _sync_error(self, path: str, restart_average: bool = False) -> Exception | None:
         """Sync the journal, time it under ``path``, and return the error it raised.

@@ -136,11 +136,13 @@ def test_no_inline_sync_while_a_thread_syncs() -> None:
     journal = _Journal(durations=[0.03, 0.3, 0.001, 0.001])
     batcher = _batcher(journal, inline_below_s=0.005)
 
-    async def scenario() -> None:
+    async def scenario() -> list[int]:
         loop_thread = threading.get_ident()
+        finished: list[int] = []
 
         async def batch(number: int) -> None:
             await asyncio.gather(batcher.decide(2 * number), batcher.decide(2 * number + 1))
+            finished.append(number)
 
         await batch(1)
         slow = asyncio.create_task(batch(2))
@@ -148,12 +150,15 @@ def test_no_inline_sync_while_a_thread_syncs() -> None:
         await batch(3)
         await batch(4)
         assert batcher.sync_seconds < 0.005
-        await batch(5)
-        assert not slow.done()
-        await slow
-        assert journal.threads[4] != loop_thread
+        fifth = asyncio.create_task(batch(5))
+        await asyncio.sleep(0.05)
+        # The fifth batch waits for the 300 ms sync instead of blocking the loop on it.
+        assert len(journal.threads) == 4
+        await asyncio.gather(slow, fifth)
+        assert journal.threads[4] == loop_thread
+        return finished
 
-    asyncio.run(scenario())
+    assert asyncio.run(scenario()) == [1, 3, 4, 2, 5]
 
 
 def test_slow_failing_sync_leaves_the_loop() -> None:
@@ -184,3 +189,34 @@ def test_inline_probe_corrects_thread_timings() -> None:
     loop_thread = asyncio.run(scenario())
     assert loop_thread in journal.threads[1:25]
     assert journal.threads[-1] == loop_thread
+
+
+def test_waiting_batches_start_no_new_thread_sync() -> None:
+    # 27 ms inline (average over 5 ms), threads of 300 ms, 100 ms and 0 ms: the fast
+    # one brings the average under 5 ms, so the next batch waits for the running ones.
+    # The 100 ms one then raises the average, and the batch after it waits too rather
+    # than start another thread sync that the waiting batches would have to wait for.
+    journal = _Journal(durations=[0.027, 0.3, 0.1, 0.0])
+    batcher = _batcher(journal, inline_below_s=0.005)
+
+    async def scenario() -> int:
+        async def launch(number: int) -> asyncio.Task:
+            task = asyncio.ensure_future(batcher.decide(number))
+            await asyncio.sleep(0.005)
+            return task
+
+        await batcher.decide(1)
+        slow = [await launch(2), await launch(3)]
+        await batcher.decide(4)
+        waiting = [await launch(5)]
+        assert len(journal.threads) == 4
+        await asyncio.sleep(0.15)
+        assert batcher.sync_seconds > 0.005
+        waiting.append(await launch(6))
+        assert len(journal.threads) == 4
+        await asyncio.gather(*slow, *waiting)
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(scenario())
+    assert len(journal.threads) == 5
+    assert journal.threads[4] == loop_thread
