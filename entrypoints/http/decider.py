@@ -350,15 +350,15 @@ class DecisionBatcher:
         if self._use_inline_sync() or self._after_thread_sync:
             self._thread_syncs_in_a_row = 0
             if self._syncing:
-                # An inline sync now would wait on the loop for the thread's sync, which
-                # holds the journal's sync lock. The batch syncs when the running thread
-                # syncs have ended; no new one starts meanwhile, so that comes soon.
+                # An inline sync now would wait on the loop for the journal's sync lock,
+                # which the thread's sync holds. The batch syncs when the running thread
+                # syncs end, and no new one starts meanwhile, so that comes soon.
                 self._after_thread_sync.append((records, lookups, futures, decided))
                 return
             # A sync shorter than the GIL's switch interval (5 ms) costs less here than
             # in a thread. The thread must take the GIL back from this busy loop before
             # the batch is resolved, and may wait a whole switch interval for it.
-            error = self._sync_error("inline", restart_average=self._probing())
+            error = self._sync_error("inline", restart_average=self._average_over_threshold())
             self._resolve(records, lookups, futures, decided, error)
             return
         self._thread_syncs_in_a_row += 1
@@ -371,10 +371,12 @@ class DecisionBatcher:
     def _use_inline_sync(self) -> bool:
         if self._inline_sync_below_s <= 0:
             return False
-        return not self._probing() or self._thread_syncs_in_a_row >= INLINE_PROBE_AFTER
+        return (
+            not self._average_over_threshold() or self._thread_syncs_in_a_row >= INLINE_PROBE_AFTER
+        )
 
-    def _probing(self) -> bool:
-        """Return whether the average is over the threshold, so an inline sync only probes."""
+    def _average_over_threshold(self) -> bool:
+        """Return whether recent syncs averaged over the threshold (an inline sync probes)."""
         return self._sync_seconds >= self._inline_sync_below_s
 
     async def _sync_then_resolve(
@@ -394,7 +396,7 @@ class DecisionBatcher:
             self._syncing.discard(asyncio.current_task())  # type: ignore[arg-type]
         if self._after_thread_sync and not self._syncing:
             waiting, self._after_thread_sync = self._after_thread_sync, []
-            error = self._sync_error("inline", restart_average=self._probing())
+            error = self._sync_error("inline", restart_average=self._average_over_threshold())
             for batch in waiting:
                 self._resolve(*batch, error)
 
@@ -428,7 +430,12 @@ class DecisionBatcher:
         sync_error: Exception | None,
     ) -> None:
         if sync_error is not None:
-            log.error("journal sync failed for %d decisions: %r", len(futures), sync_error)
+            log.error(
+                "journal sync failed for %d decisions (transactions %s): %r",
+                len(records),
+                ", ".join(str(record.transaction.transaction_id) for record in records[:5]),
+                sync_error,
+            )
             for future in futures:
                 if not future.done():
                     future.set_exception(sync_error)

@@ -6,6 +6,7 @@ import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import pytest
 
@@ -22,7 +23,10 @@ class _Features:
 
 class _Service:
     def decide_assessed(self, assessments):
-        return [f"record of {assessment.transaction}" for assessment in assessments]
+        return [
+            SimpleNamespace(transaction=SimpleNamespace(transaction_id=assessment.transaction))
+            for assessment in assessments
+        ]
 
 
 @dataclass
@@ -81,7 +85,8 @@ def test_fast_sync_runs_on_the_loop() -> None:
         return answers
 
     answers = asyncio.run(scenario())
-    assert [answer.record for answer in answers] == [f"record of {n}" for n in range(10)]
+    decided = [answer.record.transaction.transaction_id for answer in answers]
+    assert decided == list(range(10))
     assert batcher.sync_seconds < 0.001
 
 
@@ -130,7 +135,7 @@ def test_failed_sync_fails_the_batch(inline_below_s: float) -> None:
     asyncio.run(scenario())
 
 
-def test_no_inline_sync_while_a_thread_syncs() -> None:
+def test_batch_waits_for_running_thread_sync() -> None:
     # 30 ms inline, then threads: 300 ms, 1 ms, 1 ms. The fast ones bring the average
     # under 5 ms while the 300 ms sync still runs.
     journal = _Journal(durations=[0.03, 0.3, 0.001, 0.001])
@@ -192,10 +197,9 @@ def test_inline_probe_corrects_thread_timings() -> None:
 
 
 def test_waiting_batches_start_no_new_thread_sync() -> None:
-    # 27 ms inline (average over 5 ms), threads of 300 ms, 100 ms and 0 ms: the fast
-    # one brings the average under 5 ms, so the next batch waits for the running ones.
-    # The 100 ms one then raises the average, and the batch after it waits too rather
-    # than start another thread sync that the waiting batches would have to wait for.
+    # 27 ms inline, then threads of 300, 100 and 0 ms. After the 0 ms one the average is
+    # under 5 ms, so batch 5 waits for the running syncs. The 100 ms one then lifts the
+    # average over 5 ms, and batch 6 must still wait instead of starting a thread sync.
     journal = _Journal(durations=[0.027, 0.3, 0.1, 0.0])
     batcher = _batcher(journal, inline_below_s=0.005)
 
