@@ -390,6 +390,12 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         help="Run the worker with --no-history: online features only, no offline history rows.",
     )
     parser.add_argument(
+        "--worker-commit-interval-ms",
+        type=int,
+        default=None,
+        help="The worker's --commit-interval-ms (its default when omitted).",
+    )
+    parser.add_argument(
         "--only",
         choices=("all", "worker"),
         default="all",
@@ -460,6 +466,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             for start in range(0, len(seed), 10_000):
                 stream.publish(seed[start : start + 10_000])
         observer = stream.subscription(CONSUMER_GROUP, "benchmark-observer")
+        launched = time.monotonic()
         stream_worker = processes.start(
             "worker",
             twinbank(
@@ -469,6 +476,11 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
                 "--consumer",
                 "bench",
                 *(["--no-history"] if arguments.no_worker_history else []),
+                *(
+                    []
+                    if arguments.worker_commit_interval_ms is None
+                    else ["--commit-interval-ms", str(arguments.worker_commit_interval_ms)]
+                ),
             ),
             environment,
         )
@@ -476,11 +488,13 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         started = time.monotonic()
         first_lag = observer.lag()
         wait_for(lambda: observer.lag() == 0, "the worker to drain the seeding events", 3600)
-        drain_seconds = time.monotonic() - started
+        drained = time.monotonic()
+        drain_seconds = drained - started
         worker = {
             "events": first_lag,
             "seconds": drain_seconds,
             "events_per_second": first_lag / drain_seconds,
+            "seconds_from_launch": drained - launched,
             "seed_days": arguments.seed_days,
             "cutoff": arguments.cutoff[:10],
         }
@@ -596,7 +610,8 @@ def _report_worker_only(work: Path, worker: dict[str, object], load_before: str)
     (work / "results-worker.json").write_text(json.dumps(results, indent=2) + "\n", "utf-8")
     console.print(
         f"worker: {worker['events']:,} events in {worker['seconds']:.1f} s, "
-        f"{worker['events_per_second']:,.0f} events/s; load average "
+        f"{worker['events_per_second']:,.0f} events/s ({worker['seconds_from_launch']:.1f} s "
+        "from the worker's launch to the last acknowledgement); load average "
         f"{results['load_before']} before, {results['load_after']} after"
     )
 

@@ -170,7 +170,7 @@ def worker(
                 "after the last commit (ms); 0 commits every batch."
             ),
         ),
-    ] = 1000,
+    ] = 2000,
     history: Annotated[
         bool, typer.Option(help="Append every computed value to the offline history.")
     ] = True,

@@ -3,14 +3,15 @@
 For each batch, in order, the processor skips events already applied (recorded by a
 commit, or applied since the last one) and sets aside (dead-letters) events that
 cannot be applied. It applies the rest to the streaming engine over the worker's
-state store and starts writing the resulting feature values to the online store and
-the offline history. The writes of one batch run in two threads while the next
-batch is applied.
+state store and starts appending the resulting feature values to the offline
+history, in a thread, while the next batch is applied. Each key's latest values wait
+for the commit.
 
-A batch may end with a commit. The commit waits for every write started, encodes
-the changed histories meanwhile, and records the state changes and event ids of
-every batch since the last commit in one atomic step of the state store. Only then
-are their deliveries acknowledged.
+A batch may end with a commit. The commit writes the latest values of every key
+changed since the last commit to the online store, in a thread, encodes the changed
+histories meanwhile, waits for every write, and records the state changes and event
+ids of every batch since the last commit in one atomic step of the state store. Only
+then are their deliveries acknowledged.
 
 This order survives a crash at any point. Until a commit, the stored state and the
 processed ids are unchanged and nothing since the last commit is acknowledged. So
@@ -119,6 +120,8 @@ class BatchProcessor:
         self._floor_known = False
         self._store_threads = ThreadPoolExecutor(2, thread_name_prefix="store-write")
         self._writes: list[Future[None]] = []
+        # Each key's latest online write since the last commit.
+        self._online_writes: dict[tuple[str, EntityKey], FeatureWrite] = {}
         # Deliveries applied since the last commit, in order, and their event ids.
         self._uncommitted: list[Delivery] = []
         self._uncommitted_ids: set[str] = set()
@@ -198,6 +201,7 @@ class BatchProcessor:
         self._floor_known = False
         self._uncommitted = []
         self._uncommitted_ids = set()
+        self._online_writes = {}
 
     def _candidates(self, deliveries: Sequence[Delivery], result: BatchResult) -> list[Delivery]:
         """Return the deliveries to apply, and record duplicates and malformed ones.
@@ -256,9 +260,12 @@ class BatchProcessor:
     def _commit(self, result: BatchResult) -> None:
         """Commit the state of every batch since the last commit, once their writes
         are done, and acknowledge their deliveries."""
+        if self._online_writes:
+            latest, self._online_writes = list(self._online_writes.values()), {}
+            self._writes.append(self._store_threads.submit(self._online.write, latest))
         encode_changes = getattr(self._state, "encode_changes", None)
         if encode_changes is not None and self._uncommitted:
-            encode_changes()  # The last writes are still in flight meanwhile.
+            encode_changes()  # The writes are still in flight meanwhile.
         self._finish_writes()
         if self._uncommitted:
             self._state.commit(_ids_by_day(self._uncommitted), self._floor)
@@ -271,28 +278,28 @@ class BatchProcessor:
         self._deferred_acks = []
 
     def _start_writes(self, writes: list[FeatureWrite], rows: list[HistoryRow]) -> None:
-        """Start writing a batch's online values and history rows, once the previous
-        batch's writes are done. A history that must stay in this thread is written
-        before this method returns.
+        """Keep each key's latest online write for the commit, and start appending the
+        batch's history rows once the previous batch's append is done. A history that
+        must stay in this thread is written before this method returns.
 
-        Only each key's last write of the batch goes to the online store. The store
-        keeps the value with the latest event time, and a key's writes come in event
-        time order, so the earlier writes would be overwritten within the same call.
+        Only each key's latest write since the commit goes to the online store, as
+        the store would keep it: the one with the latest event time, the later one of
+        two at the same time. A key's writes all name the same features, because one
+        feature set materializes them.
         """
         self._finish_writes()
-        latest = list({(write.entity, write.key): write for write in writes}.values())
+        latest = self._online_writes
+        for write in writes:
+            key = (write.entity, write.key)
+            kept = latest.get(key)
+            if kept is None or kept.event_time_ns <= write.event_time_ns:
+                latest[key] = write
         history = self._history
-        started = [self._store_threads.submit(self._online.write, latest)]
         if history is not None and rows:
             if getattr(history, "appends_from_any_thread", False):
-                started.append(self._store_threads.submit(history.append, rows))
+                self._writes = [self._store_threads.submit(history.append, rows)]
             else:
-                try:
-                    history.append(rows)
-                except BaseException:
-                    started[0].result()
-                    raise
-        self._writes = started
+                history.append(rows)
 
     def _finish_writes(self) -> None:
         """Wait for the writes in flight, and raise the first failure among them."""

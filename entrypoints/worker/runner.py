@@ -43,7 +43,7 @@ class WorkerSettings(BaseModel):
         ),
     )
     commit_interval_ms: int = Field(
-        1_000,
+        2_000,
         ge=0,
         le=10_000,
         description=(

@@ -122,7 +122,7 @@ def test_failed_write_replays_uncommitted_batches():
     transactions = _transactions(15)
     batches = [_deliveries(transactions[start : start + 5]) for start in (0, 5, 10)]
     client = fakeredis.FakeRedis()
-    online = FlakyOnlineStore(fail_at=2)  # the second batch's write fails
+    online = FlakyOnlineStore(fail_at=1)  # the commit's online write fails
     processor = BatchProcessor(FEATURES, _redis_state(client), online, None)
 
     processor.process(batches[0], commit=False)
@@ -163,6 +163,38 @@ def test_failing_event_keeps_earlier_batches():
     assert "failed to apply" in result.dead_letters[0][1]
     assert result.applied == 10
     assert len(result.acknowledge) == 10
+    _assert_same_values(_online_values(online, KEYS), _clean_run(transactions, KEYS))
+
+
+class RecordingOnlineStore(InMemoryOnlineFeatureStore):
+    """An online store that records the keys of every write call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[list[tuple[str, EntityKey]]] = []
+
+    def write(self, writes: Sequence[FeatureWrite]) -> None:
+        self.calls.append([(write.entity, write.key) for write in writes])
+        super().write(writes)
+
+
+def test_online_values_wait_for_the_commit():
+    transactions = _transactions(12)
+    online = RecordingOnlineStore()
+    processor = BatchProcessor(FEATURES, InMemoryWorkerState(), online, None)
+
+    processor.process(_deliveries(transactions[:6]), commit=False)
+    processor.process(_deliveries(transactions[6:9]), commit=False)
+    before_commit = list(online.calls)
+    processor.process(_deliveries(transactions[9:]), commit=True)
+    processor.close()
+
+    assert before_commit == []
+    # One call with each key's latest values: 3 customers and 4 terminals.
+    assert [sorted(call) for call in online.calls] == [
+        [("customer", 0), ("customer", 1), ("customer", 2)]
+        + [("terminal", 0), ("terminal", 1), ("terminal", 2), ("terminal", 3)]
+    ]
     _assert_same_values(_online_values(online, KEYS), _clean_run(transactions, KEYS))
 
 
