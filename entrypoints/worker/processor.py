@@ -7,11 +7,11 @@ state store and starts appending the resulting feature values to the offline
 history, in a thread, while the next batch is applied. Each key's latest values wait
 for the commit.
 
-A batch may end with a commit. The commit writes the latest values of every key
-changed since the last commit to the online store, in a thread, encodes the changed
-histories meanwhile, waits for every write, and records the state changes and event
-ids of every batch since the last commit in one atomic step of the state store. Only
-then are their deliveries acknowledged.
+A batch may end with a commit. The commit sends the latest values of every key
+changed since the last commit to the online store, in a thread, and encodes the
+changed histories meanwhile. Once every write is done, it records the state changes
+and event ids of every batch since the last commit in one atomic step of the state
+store. Only then are their deliveries acknowledged.
 
 This order survives a crash at any point. Until a commit, the stored state and the
 processed ids are unchanged and nothing since the last commit is acknowledged. So
@@ -291,8 +291,8 @@ class BatchProcessor:
         latest = self._online_writes
         for write in writes:
             key = (write.entity, write.key)
-            kept = latest.get(key)
-            if kept is None or kept.event_time_ns <= write.event_time_ns:
+            pending = latest.get(key)
+            if pending is None or pending.event_time_ns <= write.event_time_ns:
                 latest[key] = write
         history = self._history
         if history is not None and rows:
