@@ -8,7 +8,7 @@ from .forwarder import (
     JournalForwarder,
     TransactionEventSink,
 )
-from .records import decode_record, encode_record
+from .records import decode_record, decode_transaction, encode_record
 from .segments import DurableJournal, InvalidJournal, Position
 
 __all__ = [
@@ -21,5 +21,6 @@ __all__ = [
     "Position",
     "TransactionEventSink",
     "decode_record",
+    "decode_transaction",
     "encode_record",
 ]

@@ -20,11 +20,10 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
-from twinbank.core.decisions import DecisionRecord
 from twinbank.core.event_stream import EventPublisher
 from twinbank.core.ports import DecisionLog
 
-from .records import decode_record
+from .records import decode_record, decode_transaction
 from .segments import DurableJournal
 
 log = logging.getLogger(__name__)
@@ -196,5 +195,5 @@ class TransactionEventSink:
         self._publisher = publisher
 
     def __call__(self, payloads: Sequence[bytes]) -> None:
-        records: list[DecisionRecord] = [decode_record(payload) for payload in payloads]
-        self._publisher.publish([record.transaction for record in records])
+        # Only the transaction is published, so only it is decoded and validated.
+        self._publisher.publish([decode_transaction(payload) for payload in payloads])

@@ -14,8 +14,10 @@ import msgpack
 from pydantic import TypeAdapter
 
 from twinbank.core.decisions import DecisionRecord
+from twinbank.core.transactions import Transaction
 
 _RECORD = TypeAdapter(DecisionRecord)
+_TRANSACTION = TypeAdapter(Transaction)
 
 
 def _plain(value: Any) -> Any:
@@ -32,3 +34,12 @@ def decode_record(payload: bytes) -> DecisionRecord:
     """Return the record; raises pydantic.ValidationError when the payload does not fit
     the record's current fields."""
     return _RECORD.validate_python(msgpack.unpackb(payload, raw=False))
+
+
+def decode_transaction(payload: bytes) -> Transaction:
+    """Return the transaction of a record, without validating the rest of it; raises
+    pydantic.ValidationError when the payload has no valid transaction."""
+    fields = msgpack.unpackb(payload, raw=False)
+    return _TRANSACTION.validate_python(
+        fields.get("transaction") if isinstance(fields, dict) else None
+    )

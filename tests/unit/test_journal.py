@@ -6,7 +6,9 @@ import math
 import time
 from pathlib import Path
 
+import msgpack
 import pytest
+from pydantic import ValidationError
 
 from twinbank.adapters.journal import (
     DecisionLogSink,
@@ -15,6 +17,7 @@ from twinbank.adapters.journal import (
     JournalDecisionLog,
     JournalForwarder,
     decode_record,
+    decode_transaction,
     encode_record,
 )
 from twinbank.adapters.memory import InMemoryDecisionLog
@@ -50,6 +53,16 @@ def test_record_codec_round_trips():
     assert math.isnan(decoded.features.values[1])
     assert decoded.latency == original.latency
     assert decoded.degraded == ("feature_state",)
+
+
+def test_transaction_decodes_alone():
+    original = record(4)
+
+    assert decode_transaction(encode_record(original)) == original.transaction
+    with pytest.raises(ValidationError):
+        decode_transaction(msgpack.packb({"decision_id": "d-1"}))
+    with pytest.raises(ValidationError):
+        decode_transaction(msgpack.packb([1, 2]))
 
 
 def test_records_are_read_in_order_across_segments(tmp_path: Path):
