@@ -37,8 +37,9 @@ def decode_record(payload: bytes) -> DecisionRecord:
 
 
 def decode_transaction(payload: bytes) -> Transaction:
-    """Return the transaction of a record, without validating the rest of it; raises
-    pydantic.ValidationError when the payload has no valid transaction."""
+    """Return the transaction of a record without validating the record's other fields.
+
+    Raises pydantic.ValidationError when the payload has no valid transaction."""
     fields = msgpack.unpackb(payload, raw=False)
     return _TRANSACTION.validate_python(
         fields.get("transaction") if isinstance(fields, dict) else None

@@ -279,21 +279,21 @@ class BatchProcessor:
 
     def _start_writes(self, writes: list[FeatureWrite], rows: list[HistoryRow]) -> None:
         """Keep each key's latest online write for the commit, and start appending the
-        batch's history rows once the previous batch's append is done. A history that
-        must stay in this thread is written before this method returns.
+        batch's history rows once the previous append has finished.
 
-        Only each key's latest write since the commit goes to the online store, as
-        the store would keep it: the one with the latest event time, the later one of
-        two at the same time. A key's writes all name the same features, because one
-        feature set materializes them.
+        A history that must stay in this thread is written before this method returns.
+        Of two writes to one key, the one with the later event time is kept, and the
+        newer one at equal times, which is the value the online store would keep.
+        One feature set materializes every write, so a key's writes name the same
+        features.
         """
         self._finish_writes()
-        latest = self._online_writes
+        latest_writes = self._online_writes
         for write in writes:
             key = (write.entity, write.key)
-            pending = latest.get(key)
-            if pending is None or pending.event_time_ns <= write.event_time_ns:
-                latest[key] = write
+            previous = latest_writes.get(key)
+            if previous is None or previous.event_time_ns <= write.event_time_ns:
+                latest_writes[key] = write
         history = self._history
         if history is not None and rows:
             if getattr(history, "appends_from_any_thread", False):

@@ -55,7 +55,7 @@ def test_record_codec_round_trips():
     assert decoded.degraded == ("feature_state",)
 
 
-def test_transaction_decodes_alone():
+def test_transaction_decodes_without_record():
     original = record(4)
 
     assert decode_transaction(encode_record(original)) == original.transaction
