@@ -279,6 +279,8 @@ def write_markdown(results: dict[str, object]) -> None:
     nice = results["nice"]
     assert isinstance(nice, dict)
     variant = f"journal_sync={results['journal_sync']}"
+    if results.get("forwarding", "process") != "process":
+        variant += f" forwarding={results['forwarding']}"
     for name, value in nice.items():
         if value:
             variant += f" {name}={value}"
@@ -290,7 +292,8 @@ def write_markdown(results: dict[str, object]) -> None:
     ceiling = next(phase for phase in phases if phase.name == "ceiling")
     lines = [
         start_mark,
-        f"With `journal_sync: {results['journal_sync']}`. Measured {results['finished']} on {results['machine']}; load average (1/5/15 min) "
+        f"With `journal_sync: {results['journal_sync']}` and `forwarding: "
+        f"{results.get('forwarding', 'process')}`. Measured {results['finished']} on {results['machine']}; load average (1/5/15 min) "
         f"{results['load_before']} before and {results['load_after']} after. Locust, the "
         "service, the worker, Redis and PostgreSQL share the machine's cores"
         + (f" ({results['priorities']})." if results.get("priorities") else "."),
@@ -367,6 +370,12 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         type=float,
         default=None,
         help="The service's journal_inline_sync_below_ms (its default when omitted).",
+    )
+    parser.add_argument(
+        "--forwarding",
+        choices=("thread", "process"),
+        default=None,
+        help="Where the service runs its journal forwarders (its default, process, when omitted).",
     )
     parser.add_argument(
         "--redis-nice",
@@ -516,6 +525,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
                 if arguments.inline_sync_below_ms is None
                 else {"journal_inline_sync_below_ms": arguments.inline_sync_below_ms}
             ),
+            **({} if arguments.forwarding is None else {"forwarding": arguments.forwarding}),
             "api_keys": [
                 {
                     "name": "benchmark",
@@ -572,6 +582,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         "machine": f"{platform.machine()} Linux, {os.cpu_count()} cores, Python {platform.python_version()}",
         "load_before": load_before,
         "journal_sync": arguments.journal_sync,
+        "forwarding": arguments.forwarding or "process",
         "nice": {"redis_nice": arguments.redis_nice, "worker_nice": arguments.worker_nice},
         "priorities": _priorities(arguments.redis_nice, arguments.worker_nice),
         "load_after": load_average(),

@@ -27,6 +27,7 @@ from twinbank.adapters.journal import (
     DecisionLogSink,
     DurableJournal,
     JournalDecisionLog,
+    JournalFollower,
     JournalForwarder,
     TransactionEventSink,
 )
@@ -389,6 +390,10 @@ class ServingContainer(containers.DeclarativeContainer):
     model_artifact = providers.Callable(load_artifact)
     rule_file = providers.Callable(load_rule_set)
     journal = providers.Factory(DurableJournal, cursors=("audit", "events"))
+    # With the forwarders in a process of their own, the service writes the journal
+    # without cursors and that process follows it.
+    journal_writer = providers.Factory(DurableJournal, cursors=())
+    journal_follower = providers.Factory(JournalFollower, cursors=("audit", "events"))
     journal_log = providers.Factory(JournalDecisionLog)
     # Decisions reach the decision table and, unless turned off, the audit chain.
     audit_forwarder = providers.Factory(

@@ -2,7 +2,9 @@
 stream have accepted them."""
 
 from .decision_log import JournalDecisionLog
+from .follower import JournalFollower
 from .forwarder import (
+    CursorJournal,
     DecisionLogSink,
     ForwarderStatus,
     JournalForwarder,
@@ -12,11 +14,13 @@ from .records import decode_record, decode_transaction, encode_record
 from .segments import DurableJournal, InvalidJournal, Position
 
 __all__ = [
+    "CursorJournal",
     "DecisionLogSink",
     "DurableJournal",
     "ForwarderStatus",
     "InvalidJournal",
     "JournalDecisionLog",
+    "JournalFollower",
     "JournalForwarder",
     "Position",
     "TransactionEventSink",

@@ -19,14 +19,28 @@ import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
+from typing import Protocol
 
 from twinbank.core.event_stream import EventPublisher
 from twinbank.core.ports import DecisionLog
 
 from .records import decode_record, decode_transaction
-from .segments import DurableJournal
+from .segments import Position
 
 log = logging.getLogger(__name__)
+
+
+class CursorJournal(Protocol):
+    """A journal read through named cursors: ``DurableJournal`` in the writing process,
+    ``JournalFollower`` in another."""
+
+    def read(self, cursor: str, max_records: int) -> tuple[list[bytes], Position]: ...
+
+    def commit(self, cursor: str, position: Position, records: int) -> None: ...
+
+    def backlog(self, cursor: str) -> int: ...
+
+    def wait_for_records(self, cursor: str, timeout: float) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -46,7 +60,7 @@ class JournalForwarder:
 
     def __init__(
         self,
-        journal: DurableJournal,
+        journal: CursorJournal,
         cursor: str,
         sink: Callable[[Sequence[bytes]], None],
         batch_size: int = 2_000,

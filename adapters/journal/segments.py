@@ -49,13 +49,15 @@ def _segment_name(segment: int) -> str:
     return f"segment-{segment:08d}.log"
 
 
-def _scan(path: Path, start: int) -> tuple[int, int]:
-    """Return (records, end offset of the last whole record) from ``start`` on."""
+def scan_whole_records(path: Path, start: int, limit: int | None = None) -> tuple[int, int]:
+    """Return (records, end offset of the last whole record) from ``start`` on, stopping
+    at offset ``limit`` when given; a record cut short or failing its checksum ends the
+    scan."""
     records = 0
     offset = start
     with path.open("rb") as file:
         file.seek(start)
-        while True:
+        while limit is None or offset < limit:
             header = file.read(_FRAME.size)
             if len(header) < _FRAME.size:
                 return records, offset
@@ -67,6 +69,142 @@ def _scan(path: Path, start: int) -> tuple[int, int]:
                 return records, offset
             records += 1
             offset += _FRAME.size + length
+    return records, offset
+
+
+def frame(payload: bytes) -> bytes:
+    """Return ``payload`` framed for a segment: its length, its CRC-32, itself."""
+    if len(payload) > MAX_RECORD_BYTES:
+        raise InvalidJournal(
+            f"record of {len(payload)} bytes exceeds the limit of {MAX_RECORD_BYTES}"
+        )
+    return _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+
+
+def list_segments(folder: Path) -> list[int]:
+    """Return the numbers of the segment files in ``folder``, oldest first."""
+    return sorted(
+        int(match.group(1))
+        for entry in folder.iterdir()
+        if (match := _SEGMENT.fullmatch(entry.name))
+    )
+
+
+def segment_path(folder: Path, segment: int) -> Path:
+    return folder / _segment_name(segment)
+
+
+def check_cursor_names(cursors: tuple[str, ...]) -> None:
+    for name in cursors:
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
+            raise InvalidJournal(
+                f"cursor name {name!r} is invalid; use lower-case letters, digits and '-'"
+            )
+
+
+def load_cursor(folder: Path, name: str, first_segment: int) -> Position:
+    """Return a cursor's stored position, or the oldest segment's start when it has none
+    or it cannot be read."""
+    path = folder / f"cursor-{name}.json"
+    if not path.exists():
+        return Position(first_segment, 0)
+    try:
+        stored = json.loads(path.read_text("utf-8"))
+        position = Position(int(stored["segment"]), int(stored["offset"]))
+    except (ValueError, KeyError, TypeError) as error:
+        log.error(
+            "journal %s: cursor %s is unreadable (%s); forwarding again from the oldest segment",
+            folder,
+            name,
+            error,
+        )
+        return Position(first_segment, 0)
+    return max(position, Position(first_segment, 0))
+
+
+def store_cursor(folder: Path, name: str, position: Position) -> None:
+    """Replace a cursor's file atomically (not synced; see the module's notes)."""
+    path = folder / f"cursor-{name}.json"
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(
+        json.dumps({"segment": position.segment, "offset": position.offset}), "utf-8"
+    )
+    temporary.replace(path)
+
+
+def delete_segments_before(folder: Path, oldest: int) -> None:
+    for segment in list_segments(folder):
+        if segment < oldest:
+            segment_path(folder, segment).unlink(missing_ok=True)
+
+
+def count_records_from(folder: Path, position: Position, end: Position | None = None) -> int:
+    """Return how many whole records lie after ``position`` (and before ``end``)."""
+    total = 0
+    for segment in list_segments(folder):
+        if segment < position.segment or (end is not None and segment > end.segment):
+            continue
+        start = position.offset if segment == position.segment else 0
+        limit = end.offset if end is not None and segment == end.segment else None
+        records, _ = scan_whole_records(segment_path(folder, segment), start, limit)
+        total += records
+    return total
+
+
+def read_records(
+    folder: Path, position: Position, end: Position, max_records: int
+) -> tuple[list[bytes], Position]:
+    """Return the records from ``position`` up to ``end`` (at most ``max_records``) and
+    the position after the last one. Every record before ``end`` must be whole."""
+    records: list[bytes] = []
+    while len(records) < max_records and position < end:
+        path = segment_path(folder, position.segment)
+        limit = end.offset if position.segment == end.segment else path.stat().st_size
+        if position.offset >= limit:
+            position = Position(position.segment + 1, 0)
+            continue
+        with path.open("rb") as file:
+            file.seek(position.offset)
+            offset = position.offset
+            while len(records) < max_records and offset < limit:
+                length, checksum = _FRAME.unpack(file.read(_FRAME.size))
+                payload = file.read(length)
+                if zlib.crc32(payload) != checksum:
+                    raise InvalidJournal(f"journal {path} has a corrupt record at offset {offset}")
+                records.append(payload)
+                offset += _FRAME.size + length
+        position = Position(position.segment, offset)
+    return records, position
+
+
+class CursorTable:
+    """Named cursors of one journal folder: their positions and how many records each
+    has not passed. Not thread-safe: the journal's lock guards it."""
+
+    def __init__(self, folder: Path, names: tuple[str, ...], first_segment: int) -> None:
+        self._folder = folder
+        self.positions = {name: load_cursor(folder, name, first_segment) for name in names}
+        self.backlog = dict.fromkeys(names, 0)
+
+    def count_until(self, end: Position | None) -> None:
+        """Count each cursor's backlog from the segments, up to ``end`` when given."""
+        for name, position in self.positions.items():
+            self.backlog[name] = count_records_from(self._folder, position, end)
+
+    def add(self, records: int) -> None:
+        for name in self.backlog:
+            self.backlog[name] += records
+
+    def move(self, cursor: str, position: Position, records: int) -> int:
+        """Move a cursor past ``records`` records; return the oldest segment still needed."""
+        self.positions[cursor] = position
+        self.backlog[cursor] = max(0, self.backlog[cursor] - records)
+        return min(self.positions.values()).segment
+
+    def persist(self, cursor: str, oldest_segment: int) -> None:
+        """Store a cursor's file and delete the segments before ``oldest_segment``."""
+        store_cursor(self._folder, cursor, self.positions[cursor])
+        delete_segments_before(self._folder, oldest_segment)
 
 
 class DurableJournal:
@@ -75,11 +213,7 @@ class DurableJournal:
     def __init__(
         self, folder: Path, cursors: tuple[str, ...], segment_bytes: int = 64 * 1024 * 1024
     ) -> None:
-        for name in cursors:
-            if not re.fullmatch(r"[a-z][a-z0-9-]*", name):
-                raise InvalidJournal(
-                    f"cursor name {name!r} is invalid; use lower-case letters, digits and '-'"
-                )
+        check_cursor_names(cursors)
         folder.mkdir(parents=True, exist_ok=True)
         if not os.access(folder, os.W_OK):
             raise InvalidJournal(f"journal folder {folder} is not writable; choose another")
@@ -89,12 +223,12 @@ class DurableJournal:
         self._appended = threading.Condition(self._lock)
         self._sync_lock = threading.Lock()
         self._synced = Position(0, 0)
-        segments = self._segments()
+        segments = list_segments(folder)
         if not segments:
             segments = [0]
             (folder / _segment_name(0)).touch()
         last = segments[-1]
-        _, end = _scan(folder / _segment_name(last), 0)
+        _, end = scan_whole_records(folder / _segment_name(last), 0)
         path = folder / _segment_name(last)
         if path.stat().st_size != end:
             log.warning(
@@ -108,10 +242,8 @@ class DurableJournal:
         self._segment = last
         self._size = end
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        self._cursors = {name: self._load_cursor(name, segments[0]) for name in cursors}
-        self._backlog = {
-            name: self._count_from(position) for name, position in self._cursors.items()
-        }
+        self._cursors = CursorTable(folder, cursors, segments[0])
+        self._cursors.count_until(None)
         self._closed = False
 
     @property
@@ -120,21 +252,16 @@ class DurableJournal:
 
     def append(self, payload: bytes) -> None:
         """Append one record; raises OSError when the disk refuses it (full, read-only)."""
-        if len(payload) > MAX_RECORD_BYTES:
-            raise InvalidJournal(
-                f"record of {len(payload)} bytes exceeds the limit of {MAX_RECORD_BYTES}"
-            )
-        frame = _FRAME.pack(len(payload), zlib.crc32(payload)) + payload
+        framed = frame(payload)
         with self._appended:
             if self._closed:
                 raise InvalidJournal(f"journal {self._folder} is closed")
-            written = os.write(self._fd, frame)
-            if written != len(frame):
+            written = os.write(self._fd, framed)
+            if written != len(framed):
                 # A short write leaves a torn record, which reopening cuts off.
-                raise OSError(f"journal {self._folder}: wrote {written} of {len(frame)} bytes")
+                raise OSError(f"journal {self._folder}: wrote {written} of {len(framed)} bytes")
             self._size += written
-            for name in self._backlog:
-                self._backlog[name] += 1
+            self._cursors.add(1)
             if self._size >= self._segment_bytes:
                 self._roll()
             self._appended.notify_all()
@@ -157,58 +284,28 @@ class DurableJournal:
         """Return the records after ``cursor`` (at most ``max_records``) and the position
         after the last one; the cursor moves only when ``commit`` is called."""
         with self._lock:
-            position = self._cursors[cursor]
+            position = self._cursors.positions[cursor]
             end = Position(self._segment, self._size)
-        records: list[bytes] = []
-        while len(records) < max_records and position < end:
-            path = self._folder / _segment_name(position.segment)
-            limit = end.offset if position.segment == end.segment else path.stat().st_size
-            if position.offset >= limit:
-                position = Position(position.segment + 1, 0)
-                continue
-            with path.open("rb") as file:
-                file.seek(position.offset)
-                offset = position.offset
-                while len(records) < max_records and offset < limit:
-                    length, checksum = _FRAME.unpack(file.read(_FRAME.size))
-                    payload = file.read(length)
-                    if zlib.crc32(payload) != checksum:
-                        raise InvalidJournal(
-                            f"journal {path} has a corrupt record at offset {offset}"
-                        )
-                    records.append(payload)
-                    offset += _FRAME.size + length
-            position = Position(position.segment, offset)
-        return records, position
+        return read_records(self._folder, position, end, max_records)
 
     def commit(self, cursor: str, position: Position, records: int) -> None:
         """Move a cursor past ``records`` forwarded records, and delete segments every
         cursor has passed."""
         with self._lock:
-            self._cursors[cursor] = position
-            self._backlog[cursor] = max(0, self._backlog[cursor] - records)
-            oldest = min(self._cursors.values()).segment
-        path = self._folder / f"cursor-{cursor}.json"
-        temporary = path.with_suffix(".tmp")
-        temporary.write_text(
-            json.dumps({"segment": position.segment, "offset": position.offset}), "utf-8"
-        )
-        temporary.replace(path)
-        for segment in self._segments():
-            if segment < oldest:
-                (self._folder / _segment_name(segment)).unlink(missing_ok=True)
+            oldest = self._cursors.move(cursor, position, records)
+        self._cursors.persist(cursor, oldest)
 
     def backlog(self, cursor: str) -> int:
         """Return how many appended records the cursor has not passed."""
         with self._lock:
-            return self._backlog[cursor]
+            return self._cursors.backlog[cursor]
 
     def wait_for_records(self, cursor: str, timeout: float) -> bool:
         """Wait until the cursor has records to read or ``timeout`` seconds pass."""
         with self._appended:
-            if self._backlog[cursor] == 0:
+            if self._cursors.backlog[cursor] == 0:
                 self._appended.wait(timeout)
-            return self._backlog[cursor] > 0
+            return self._cursors.backlog[cursor] > 0
 
     def close(self) -> None:
         self.sync()
@@ -226,37 +323,3 @@ class DurableJournal:
         path = self._folder / _segment_name(self._segment)
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         log.info("journal %s: started %s", self._folder, path.name)
-
-    def _segments(self) -> list[int]:
-        return sorted(
-            int(match.group(1))
-            for entry in self._folder.iterdir()
-            if (match := _SEGMENT.fullmatch(entry.name))
-        )
-
-    def _load_cursor(self, name: str, first_segment: int) -> Position:
-        path = self._folder / f"cursor-{name}.json"
-        if not path.exists():
-            return Position(first_segment, 0)
-        try:
-            stored = json.loads(path.read_text("utf-8"))
-            position = Position(int(stored["segment"]), int(stored["offset"]))
-        except (ValueError, KeyError, TypeError) as error:
-            log.error(
-                "journal %s: cursor %s is unreadable (%s); forwarding again from the oldest segment",
-                self._folder,
-                name,
-                error,
-            )
-            return Position(first_segment, 0)
-        return max(position, Position(first_segment, 0))
-
-    def _count_from(self, position: Position) -> int:
-        total = 0
-        for segment in self._segments():
-            if segment < position.segment:
-                continue
-            start = position.offset if segment == position.segment else 0
-            records, _ = _scan(self._folder / _segment_name(segment), start)
-            total += records
-        return total

@@ -31,6 +31,7 @@ app = typer.Typer(
 app.command("simulate")(simulate.simulate)
 app.add_typer(features.app, name="features")
 app.command("serve")(serving.serve)
+app.command("forward")(serving.forward)
 app.command("worker")(serving.worker)
 app.command("train-model")(serving.train_model)
 app.command("train")(train.train)

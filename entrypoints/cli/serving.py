@@ -1,9 +1,10 @@
-"""``twinbank serve``, ``twinbank worker`` and ``twinbank train-model``."""
+"""``twinbank serve``, ``twinbank forward``, ``twinbank worker`` and ``twinbank train-model``."""
 
 from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
@@ -15,6 +16,7 @@ import typer
 
 from twinbank.adapters.artifacts import ArtifactRejected
 from twinbank.adapters.governance import InvalidRoleDirectory
+from twinbank.adapters.journal import InvalidJournal
 from twinbank.adapters.models.artifacts import InvalidModelArtifact, save_xgboost_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostScorer
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
@@ -87,7 +89,24 @@ def serve(
     try:
         container = build_container(platform, sqlite_url=f"sqlite:///{decisions_db}")
         decisions_db.parent.mkdir(parents=True, exist_ok=True)
-        services = build_serving_services(container, settings, platform.profile)
+        services = build_serving_services(
+            container,
+            settings,
+            platform.profile,
+            forward_command=[
+                sys.executable,
+                "-m",
+                "twinbank.entrypoints.cli",
+                "forward",
+                str(config.resolve()),
+                "--profile",
+                platform.profile,
+                "--log-level",
+                log_level,
+                "--parent-pid",
+                str(os.getpid()),
+            ],
+        )
     except (
         InvalidModelArtifact,
         ModelFeatureMismatch,
@@ -125,6 +144,61 @@ def serve(
         )
     )
     server.run()
+
+
+def forward(
+    config: Annotated[Path, typer.Argument(metavar="SERVE.yaml", help="Service configuration.")],
+    profile: ProfileOption = None,
+    parent_pid: Annotated[
+        int | None,
+        typer.Option(hidden=True, help="Stop when this process (the service) is gone."),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="Logging level.")] = "info",
+) -> None:
+    """Forward the decision journal of a service configuration to the audit database
+    and the event stream until SIGTERM or Ctrl-C. `twinbank serve` starts this itself
+    unless its configuration sets forwarding: thread."""
+    from ..http.assemble import build_forwarders  # noqa: PLC0415
+    from ..http.forwarding import STATUS_FILE, run_forwarders  # noqa: PLC0415
+    from ..http.settings import InvalidServeSettings, load_serve_settings  # noqa: PLC0415
+
+    _configure_logging(log_level)
+    try:
+        settings = load_serve_settings(config)
+    except InvalidServeSettings as error:
+        fail_bad_input(str(error))
+    platform = _platform(profile)
+    if platform.profile == "memory":
+        fail_bad_input(
+            "profile memory keeps the event stream inside the service, so only the service "
+            "can forward its journal; use --profile local (or production)"
+        )
+    container = build_container(platform)
+    try:
+        journal = container.serving.journal_follower(settings.journal)
+    except InvalidJournal as error:
+        fail_bad_input(str(error))
+    stop = _stop_on_signals("forwarding what is left")
+    log.info("forwarding journal %s (profile %s)", settings.journal, platform.profile)
+    run_forwarders(
+        build_forwarders(container, journal, settings),
+        settings.journal / STATUS_FILE,
+        stop,
+        parent_pid,
+    )
+
+
+def _stop_on_signals(then: str) -> threading.Event:
+    """Return an event that SIGTERM and SIGINT set, logging the signal and ``then``."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("received %s; %s", signal.Signals(signum).name, then)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    return stop
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -209,14 +283,7 @@ def worker(
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 100)
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: object) -> None:
-        log.info("received %s; finishing the current batch", signal.Signals(signum).name)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, request_stop)
-    signal.signal(signal.SIGINT, request_stop)
+    stop = _stop_on_signals("finishing the current batch")
     report = stream_worker.run(stop)
     console.print(
         f"applied {report.applied:,} events, {report.duplicates:,} duplicates, "

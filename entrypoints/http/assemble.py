@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from opentelemetry.sdk.trace import SpanProcessor
 
+from twinbank.adapters.journal import CursorJournal, DurableJournal, JournalForwarder
 from twinbank.adapters.models.ensemble_training import LoadedEnsemble
 from twinbank.adapters.telemetry import OpenTelemetryStageTracer
 from twinbank.core.decisioning import DecisionService
@@ -22,11 +24,12 @@ from twinbank.entrypoints.worker.runner import WorkerSettings
 
 from .auth import ApiKeyRegistry
 from .decider import DecisionBatcher, DecisionPipeline, MemoryStateReader, ServingFeatures
+from .forwarding import STATUS_FILE, ForwarderProcess, ForwarderThreads, Forwarding
 from .metrics import ServiceMetrics
 from .online_reads import OnlineReadBatcher
 from .schemas import PolicyInfo, ServedModel
 from .services import BackgroundWork, ServingServices
-from .settings import GovernanceGate, ServeSettings
+from .settings import GovernanceGate, InvalidServeSettings, ServeSettings
 from .telemetry import build_tracer_provider, tracer_from
 
 log = logging.getLogger(__name__)
@@ -50,6 +53,20 @@ def default_inventory_id(kind: str, version: str) -> str:
 def default_governance_gate(profile: str) -> GovernanceGate:
     """Return the gate of a profile: enforce in production, report elsewhere."""
     return "enforce" if profile == "production" else "report"
+
+
+def forwarding_mode(settings: ServeSettings, profile: str) -> Literal["thread", "process"]:
+    """Return where the journal forwarders run; raises InvalidServeSettings for a
+    process in the memory profile."""
+    if settings.forwarding is None:
+        return "thread" if profile == "memory" else "process"
+    if settings.forwarding == "process" and profile == "memory":
+        raise InvalidServeSettings(
+            "forwarding: process needs an event stream that other processes can read, and "
+            "the memory profile keeps it inside the service; use --profile local (or "
+            "production), or set forwarding: thread"
+        )
+    return settings.forwarding
 
 
 def check_governance(
@@ -100,8 +117,12 @@ def build_serving_services(
     settings: ServeSettings,
     profile: str,
     span_processor: SpanProcessor | None = None,
+    forward_command: Sequence[str] | None = None,
 ) -> ServingServices:
     """Wire the decision service.
+
+    ``forward_command`` starts ``twinbank forward`` for this service; it is needed when
+    the forwarders run in a process of their own (see ``forwarding_mode``).
 
     Raises InvalidModelArtifact, ModelFeatureMismatch, InvalidRules (a bad rule file),
     UngovernedModel, InvalidServeSettings (an API key's variable unset),
@@ -128,7 +149,8 @@ def build_serving_services(
     provider = build_tracer_provider(settings.telemetry, span_processor)
     tracer = tracer_from(provider)
 
-    journal = serving.journal(settings.journal)
+    settings = settings.model_copy(update={"forwarding": forwarding_mode(settings, profile)})
+    journal, forwarding = _journal_and_forwarding(container, settings, forward_command)
     policy = DecisionPolicy()
 
     background: list[BackgroundWork] = []
@@ -201,10 +223,6 @@ def build_serving_services(
             version=policy.version, step_up_at=policy.step_up_at, decline_at=policy.decline_at
         ),
     )
-    forwarders = [
-        serving.audit_forwarder(journal, linger_s=settings.audit_linger_ms / 1000),
-        serving.events_forwarder(journal, linger_s=settings.events_linger_ms / 1000),
-    ]
     online = OnlineFeatureService(serving.online_store_reader(), feature_set)
     return ServingServices(
         settings=settings,
@@ -220,10 +238,43 @@ def build_serving_services(
         served_model=served,
         governance_gate=gate,
         journal=journal,
-        forwarders=forwarders,
+        forwarding=forwarding,
         background=background,
         tracer_provider=provider,
     )
+
+
+FORWARDER_NAMES = ("audit", "events")
+
+
+def _journal_and_forwarding(
+    container: ApplicationContainer,
+    settings: ServeSettings,
+    forward_command: Sequence[str] | None,
+) -> tuple[DurableJournal, Forwarding]:
+    if settings.forwarding == "thread":
+        journal = container.serving.journal(settings.journal)
+        return journal, ForwarderThreads(build_forwarders(container, journal, settings))
+    if forward_command is None:
+        raise InvalidServeSettings(
+            "forwarding: process needs the command that starts `twinbank forward`, which "
+            "`twinbank serve` supplies; start the service with it or set forwarding: thread"
+        )
+    return container.serving.journal_writer(settings.journal), ForwarderProcess(
+        forward_command, settings.journal / STATUS_FILE, FORWARDER_NAMES
+    )
+
+
+def build_forwarders(
+    container: ApplicationContainer, journal: CursorJournal, settings: ServeSettings
+) -> list[JournalForwarder]:
+    """Return the forwarders of the journal's cursors (``FORWARDER_NAMES``): decision
+    records to the audit database, decided transactions to the event stream."""
+    serving = container.serving
+    return [
+        serving.audit_forwarder(journal, linger_s=settings.audit_linger_ms / 1000),
+        serving.events_forwarder(journal, linger_s=settings.events_linger_ms / 1000),
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 
 from opentelemetry.sdk.trace import TracerProvider
 
-from twinbank.adapters.journal import DurableJournal, JournalForwarder
+from twinbank.adapters.journal import DurableJournal
 from twinbank.core.features.online import OnlineFeatureService
 from twinbank.core.governance import GovernanceService, ModelNotFound
 from twinbank.core.ports import Clock, OnlineFeatureStore
 
 from .auth import ApiKeyRegistry
 from .decider import DecisionPipeline, StateReader
+from .forwarding import Forwarding
 from .metrics import ServiceMetrics
 from .online_reads import OnlineReadBatcher
 from .schemas import DependencyCheck, ServedModel
@@ -63,7 +64,7 @@ class ServingServices:
     served_model: ServedModel
     governance_gate: GovernanceGate
     journal: DurableJournal
-    forwarders: list[JournalForwarder]
+    forwarding: Forwarding
     background: list[BackgroundWork] = field(default_factory=list)
     tracer_provider: TracerProvider | None = None
     _started: bool = False
@@ -71,8 +72,7 @@ class ServingServices:
     def start(self) -> None:
         if self._started:
             return
-        for forwarder in self.forwarders:
-            forwarder.start()
+        self.forwarding.start()
         # Open the feature-state connection now, so the first decision does not pay
         # for connecting inside its lookup budget.
         warm = self._ping("feature state store", self.state_reader.ping)
@@ -82,9 +82,9 @@ class ServingServices:
             work.start()
         self._started = True
         log.info(
-            "decision service started: model %s, %d forwarders, %d background workers",
+            "decision service started: model %s, %s forwarding, %d background workers",
             self.served_model.model_version,
-            len(self.forwarders),
+            self.settings.forwarding,
             len(self.background),
         )
 
@@ -93,8 +93,7 @@ class ServingServices:
             return
         for work in self.background:
             work.stop()
-        for forwarder in self.forwarders:
-            forwarder.stop()
+        self.forwarding.stop()
         self.journal.close()
         if self.tracer_provider is not None:
             self.tracer_provider.shutdown()
@@ -112,8 +111,7 @@ class ServingServices:
             checks["journal"] = DependencyCheck(ok=True, detail=str(self.journal.folder))
         except OSError as error:
             checks["journal"] = DependencyCheck(ok=False, detail=f"cannot sync: {error}")
-        for forwarder in self.forwarders:
-            status = forwarder.status()
+        for status in self.forwarding.statuses():
             detail = f"{status.backlog} records waiting in the journal"
             if not status.healthy:
                 detail += f"; last error: {status.last_error}"
@@ -147,8 +145,7 @@ class ServingServices:
         )
 
     def refresh_gauges(self) -> None:
-        for forwarder in self.forwarders:
-            status = forwarder.status()
+        for status in self.forwarding.statuses():
             self.metrics.journal_backlog.labels(status.name).set(status.backlog)
             self.metrics.forwarder_healthy.labels(status.name).set(1 if status.healthy else 0)
 

@@ -153,6 +153,15 @@ class ServeSettings(BaseModel):
             "The default is the GIL's switch interval, about what a thread waits to answer."
         ),
     )
+    forwarding: Literal["thread", "process"] | None = Field(
+        None,
+        description=(
+            "Where the journal forwarders run: thread (inside the service) or process "
+            "(`twinbank forward`, started and restarted by the service, so that their "
+            "work does not hold the service's interpreter lock). By default process, "
+            "except in the memory profile, whose event stream lives in the service."
+        ),
+    )
     audit_linger_ms: float = Field(
         100.0,
         ge=0,

@@ -7,6 +7,9 @@ ones, as a crashed server would.
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,6 +30,7 @@ from tests.support.serving import (
 )
 from tests.support.tcp_proxy import TcpProxy
 from twinbank.adapters.redis import RedisEventStream
+from twinbank.entrypoints.http.forwarding import STATUS_FILE
 from twinbank.entrypoints.worker.assemble import CONSUMER_GROUP
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
@@ -179,7 +183,13 @@ def test_redis_outage_degrades_decisions_within_budget(
             time.sleep(0.3)  # the pause after a failed read (feature_retry_after_ms) ends
             recovered, _ = _decide(client, 30, customer_id=901)
             assert recovered["degraded"] == []
-            assert client.get("/readyz").json()["status"] == "ready"
+            # The event forwarder also lost Redis and retries after its backoff, which
+            # doubles up to 5 s, so readiness may return a few seconds after the store.
+            _wait_until(
+                lambda: client.get("/readyz").json()["status"] == "ready",
+                "readiness after Redis returns",
+                seconds=15,
+            )
     finally:
         service.terminate()
     assert "feature state read failed" in service.output()
@@ -215,13 +225,15 @@ def test_audit_outage_buffers_records_on_disk(
             postgres_proxy.cut()
             for transaction_id in range(11, 61):
                 _decide(client, transaction_id, customer_id=1000 + transaction_id)
-            _wait_until(
-                lambda: client.get("/readyz").json()["checks"]["forward_audit"]["ok"] is False,
-                "the audit forwarder to report the outage",
-            )
-            readiness = client.get("/readyz").json()
-            assert readiness["status"] == "degraded"
-            assert readiness["checks"]["forward_audit"]["detail"].startswith("50 records")
+
+            # The forwarding process reports four times a second, so its first report of
+            # the outage may still count fewer of these records.
+            def outage_reported() -> bool:
+                audit = client.get("/readyz").json()["checks"]["forward_audit"]
+                return audit["ok"] is False and audit["detail"].startswith("50 records")
+
+            _wait_until(outage_reported, "the audit forwarder to report the outage")
+            assert client.get("/readyz").json()["status"] == "degraded"
     finally:
         service.terminate()  # the service stops during the outage, records on disk
 
@@ -253,3 +265,38 @@ def test_audit_outage_buffers_records_on_disk(
     finally:
         restarted.terminate()
     assert _audit_rows(postgres_schema_url) == (70, 70)
+
+
+def test_killed_forwarding_process_is_started_again_and_loses_nothing(
+    model_artifact: Path, redis_prefix: str, postgres_schema_url: str, tmp_path: Path
+):
+    environment = _environment(redis_prefix, REDIS_URL, postgres_schema_url)
+    service = ServiceProcess(
+        write_config(tmp_path, model_artifact), "local", environment, tmp_path / "service.log"
+    )
+    status_file = tmp_path / "journal" / STATUS_FILE
+
+    def forwarding_pid() -> int:
+        return int(json.loads(status_file.read_text("utf-8"))["pid"])
+
+    killed = forwarding_pid()
+    try:
+        with service.client(DECIDE_KEY) as client:
+            for transaction_id in range(1, 41):
+                _decide(client, transaction_id, customer_id=2000 + transaction_id)
+                if transaction_id == 20:
+                    os.kill(killed, signal.SIGKILL)
+            _wait_until(lambda: _audit_rows(postgres_schema_url) == (40, 40), "all 40 audit rows")
+            assert forwarding_pid() != killed
+            _wait_until(
+                lambda: (
+                    client.get("/readyz").json()["checks"]["forward_events"]["detail"]
+                    == "0 records waiting in the journal"
+                ),
+                "the event forwarder to catch up",
+            )
+        published = redis.Redis.from_url(REDIS_URL).xlen(f"{redis_prefix}:events")
+        assert published >= 40  # at least once; the worker applies each event id once
+    finally:
+        service.terminate()
+    assert "exited with code -9" in service.output()
