@@ -32,7 +32,13 @@ from .segments import (
 class JournalFollower:
     """The cursors of a journal written by another process."""
 
-    def __init__(self, folder: Path, cursors: tuple[str, ...], poll_s: float = 0.005) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        cursors: tuple[str, ...],
+        poll_s: float = 0.005,
+        idle_poll_s: float = 0.05,
+    ) -> None:
         check_cursor_names(cursors)
         if not folder.is_dir():
             raise InvalidJournal(
@@ -40,6 +46,8 @@ class JournalFollower:
             )
         self._folder = folder
         self._poll = poll_s
+        self._idle_poll = max(poll_s, idle_poll_s)
+        self._interval = dict.fromkeys(cursors, poll_s)
         self._lock = threading.Lock()
         segments = list_segments(folder)
         first = segments[0] if segments else 0
@@ -74,16 +82,20 @@ class JournalFollower:
             return self._cursors.backlog[cursor]
 
     def wait_for_records(self, cursor: str, timeout: float) -> bool:
-        """Look for new records every ``poll_s`` until the cursor has some to read or
-        ``timeout`` seconds pass."""
+        """Look for new records until the cursor has some to read or ``timeout`` seconds
+        pass. The pause between looks starts at ``poll_s`` and doubles after each look
+        that finds nothing, up to ``idle_poll_s``, so an idle follower wakes rarely."""
         deadline = time.monotonic() + timeout
         while True:
             if self.backlog(cursor) > 0:
+                self._interval[cursor] = self._poll
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
-            time.sleep(min(self._poll, remaining))
+            interval = self._interval[cursor]
+            time.sleep(min(interval, remaining))
+            self._interval[cursor] = min(self._idle_poll, interval * 2)
 
     def _follow(self) -> None:
         """Count the whole records written after the known end. Call with the lock held."""
