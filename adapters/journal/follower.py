@@ -8,14 +8,18 @@ call. A segment is finished once the next one exists, since the writer creates t
 segment only after its last write to the previous one.
 
 The follower owns the cursors: it stores them and deletes the segments every cursor has
-passed. The writer is then opened without cursors.
+passed. The writer is then opened without cursors. Only one follower at a time may own
+them, because one that deleted a segment another still reads would stall the other, so
+a follower holds an exclusive lock on ``follower.lock`` in the folder until it closes.
 """
 
 from __future__ import annotations
 
+import fcntl
 import threading
 import time
 from pathlib import Path
+from typing import IO
 
 from .segments import (
     CursorTable,
@@ -38,12 +42,14 @@ class JournalFollower:
         cursors: tuple[str, ...],
         poll_s: float = 0.005,
         idle_poll_s: float = 0.05,
+        lock_timeout_s: float = 10.0,
     ) -> None:
         check_cursor_names(cursors)
         if not folder.is_dir():
             raise InvalidJournal(
                 f"journal folder {folder} does not exist; start the process that writes it first"
             )
+        self._lock_file = _lock_folder(folder, lock_timeout_s)
         self._folder = folder
         self._poll = poll_s
         self._idle_poll = max(poll_s, idle_poll_s)
@@ -58,6 +64,11 @@ class JournalFollower:
     @property
     def folder(self) -> Path:
         return self._folder
+
+    def close(self) -> None:
+        """Release the folder's lock, so that another follower can take the cursors."""
+        if not self._lock_file.closed:
+            self._lock_file.close()
 
     def read(self, cursor: str, max_records: int) -> tuple[list[bytes], Position]:
         """Return the records after ``cursor`` (at most ``max_records``) and the position
@@ -119,3 +130,23 @@ class JournalFollower:
                     f"journal {path} has a corrupt record at offset {self._end.offset}"
                 )
             self._end = Position(self._end.segment + 1, 0)
+
+
+def _lock_folder(folder: Path, timeout_s: float) -> IO[bytes]:
+    """Take the folder's follower lock, waiting up to ``timeout_s`` for another follower
+    (one still draining, say) to release it; raises InvalidJournal after that."""
+    lock_file = (folder / "follower.lock").open("ab")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return lock_file
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                lock_file.close()
+                raise InvalidJournal(
+                    f"another process follows journal {folder} and still holds "
+                    f"{folder / 'follower.lock'} after {timeout_s:.0f} s; stop the other "
+                    "`twinbank forward` first"
+                ) from None
+            time.sleep(0.05)

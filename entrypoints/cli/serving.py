@@ -180,12 +180,15 @@ def forward(
         fail_bad_input(str(error))
     stop = _stop_on_signals("forwarding what is left")
     log.info("forwarding journal %s (profile %s)", settings.journal, platform.profile)
-    run_forwarders(
-        build_forwarders(container, journal, settings),
-        settings.journal / STATUS_FILE,
-        stop,
-        parent_pid,
-    )
+    try:
+        run_forwarders(
+            build_forwarders(container, journal, settings),
+            settings.journal / STATUS_FILE,
+            stop,
+            parent_pid,
+        )
+    finally:
+        journal.close()
 
 
 def _stop_on_signals(then: str) -> threading.Event:

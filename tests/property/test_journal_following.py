@@ -48,6 +48,7 @@ def test_every_record_is_delivered_once_in_order(operations, segment_bytes):
                 writer.close()
                 writer = DurableJournal(root, (), segment_bytes=segment_bytes)
             else:
+                follower.close()
                 follower = JournalFollower(root, CURSORS)
             for cursor in CURSORS:
                 assert follower.backlog(cursor) == len(appended) - len(delivered[cursor])
@@ -60,4 +61,5 @@ def test_every_record_is_delivered_once_in_order(operations, segment_bytes):
                 follower.commit(cursor, position, len(records))
                 delivered[cursor].extend(records)
             assert delivered[cursor] == appended
+        follower.close()
         writer.close()

@@ -67,6 +67,7 @@ def test_follower_resumes_from_stored_cursors(tmp_path: Path):
     first.commit("audit", position, len(records))
     records, position = first.read("events", 5)
     first.commit("events", position, len(records))
+    first.close()
 
     second = JournalFollower(tmp_path, ("audit", "events"))
     for index in range(30, 35):
@@ -116,3 +117,14 @@ def test_writer_without_cursors_keeps_segments(tmp_path: Path):
     follower = JournalFollower(tmp_path, ("audit",))
     assert drain(follower, "audit") == [payload(i) for i in range(11)]
     assert os.listdir(tmp_path).count("cursor-audit.json") == 1
+
+
+def test_follower_waits_for_the_lock_of_another(tmp_path: Path):
+    DurableJournal(tmp_path, ()).append(payload(0))
+    first = JournalFollower(tmp_path, ("audit",))
+
+    with pytest.raises(InvalidJournal, match="another process follows journal"):
+        JournalFollower(tmp_path, ("audit",), lock_timeout_s=0.1)
+    first.close()
+    second = JournalFollower(tmp_path, ("audit",), lock_timeout_s=0.1)
+    assert second.backlog("audit") == 1
