@@ -2,7 +2,7 @@
 
 A follower can read a record as soon as the writer's ``append`` has returned, because both
 processes share the operating system's page cache. It finds the journal's end by
-scanning the bytes after the last whole record it knows: a record that is still being
+scanning the bytes after the last whole record it has counted: a record that is still being
 written, or was torn by a crash, ends the scan, and the follower looks again on its next
 call. A segment is finished once the next one exists, since the writer creates the next
 segment only after its last write to the previous one.
@@ -83,8 +83,8 @@ class JournalFollower:
         """Move a cursor past ``records`` forwarded records, and delete segments every
         cursor has passed."""
         with self._lock:
-            oldest = self._cursors.move(cursor, position, records)
-        self._cursors.persist(cursor, oldest)
+            self._cursors.move(cursor, position, records)
+        self._cursors.persist(cursor, position)
 
     def backlog(self, cursor: str) -> int:
         """Return how many written records the cursor has not passed."""

@@ -104,25 +104,31 @@ class JournalForwarder:
         )
         self._thread.start()
         log.info(
-            "forwarder %s started with %d records to forward",
-            self._cursor,
-            self._journal.backlog(self._cursor),
+            "forwarder %s started with %s records to forward", self._cursor, self._safe_backlog()
         )
 
     def stop(self, drain_timeout_s: float = 5.0) -> None:
         """Forward what the sink accepts within ``drain_timeout_s``, then stop."""
         deadline = time.monotonic() + drain_timeout_s
-        while self._healthy and self._journal.backlog(self._cursor) and time.monotonic() < deadline:
+        while self._healthy and self._safe_backlog() and time.monotonic() < deadline:
             time.sleep(0.01)
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=drain_timeout_s + 1)
         log.info(
-            "forwarder %s stopped: %d forwarded, %d left in the journal",
+            "forwarder %s stopped: %d forwarded, %s left in the journal",
             self._cursor,
             self._forwarded,
-            self._journal.backlog(self._cursor),
+            self._safe_backlog(),
         )
+
+    def _safe_backlog(self) -> int | str:
+        """Return the backlog for a log line, or "an unknown number of" when the journal
+        cannot be read (a corrupt segment)."""
+        try:
+            return self._journal.backlog(self._cursor)
+        except Exception:  # the failure itself is logged by the caller's path
+            return "an unknown number of"
 
     def forward_once(self) -> int:
         """Forward one batch; return its size. Raises what the sink raises."""
@@ -147,11 +153,11 @@ class JournalForwarder:
                 self._last_error = f"{type(error).__name__}: {error}"
                 if self._healthy or self._failures % 50 == 0:
                     log.warning(
-                        "forwarder %s failed (%s); %d records wait in the journal; "
+                        "forwarder %s failed (%s); %s records wait in the journal; "
                         "retrying every %.1f s at most",
                         self._cursor,
                         self._last_error,
-                        self._journal.backlog(self._cursor),
+                        self._safe_backlog(),
                         self._retry_max,
                     )
                 self._healthy = False

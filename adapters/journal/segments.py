@@ -51,7 +51,7 @@ def _segment_name(segment: int) -> str:
 
 def scan_whole_records(path: Path, start: int, limit: int | None = None) -> tuple[int, int]:
     """Return (records, end offset of the last whole record) from ``start`` on, stopping
-    at offset ``limit`` when given; a record cut short or failing its checksum ends the
+    at offset ``limit`` when given. A record cut short or failing its checksum ends the
     scan."""
     records = 0
     offset = start
@@ -119,7 +119,28 @@ def load_cursor(folder: Path, name: str, first_segment: int) -> Position:
             error,
         )
         return Position(first_segment, 0)
-    return max(position, Position(first_segment, 0))
+    position = max(position, Position(first_segment, 0))
+    if not _at_record_boundary(folder, position):
+        # Records the cursor had passed were lost (unsynced when the machine stopped),
+        # or the file was edited. Forwarding again loses nothing: sinks are idempotent.
+        log.error(
+            "journal %s: cursor %s points to segment %d offset %d, which is not the end of "
+            "a whole record in the journal; forwarding again from the oldest segment",
+            folder,
+            name,
+            position.segment,
+            position.offset,
+        )
+        return Position(first_segment, 0)
+    return position
+
+
+def _at_record_boundary(folder: Path, position: Position) -> bool:
+    path = segment_path(folder, position.segment)
+    if not path.exists():
+        return position.offset == 0 and not list_segments(folder)
+    _, end = scan_whole_records(path, 0, position.offset)
+    return end == position.offset
 
 
 def store_cursor(folder: Path, name: str, position: Position) -> None:
@@ -179,12 +200,15 @@ def read_records(
 
 class CursorTable:
     """Named cursors of one journal folder: their positions and how many records each
-    has not passed. Not thread-safe: the journal's lock guards it."""
+    has not passed. The journal's lock guards ``move``, ``add`` and the counts;
+    ``persist`` takes a lock of its own."""
 
     def __init__(self, folder: Path, names: tuple[str, ...], first_segment: int) -> None:
         self._folder = folder
         self.positions = {name: load_cursor(folder, name, first_segment) for name in names}
         self.backlog = dict.fromkeys(names, 0)
+        self._stored = dict(self.positions)
+        self._store_lock = threading.Lock()
 
     def count_until(self, end: Position | None) -> None:
         """Count each cursor's backlog from the segments, up to ``end`` when given."""
@@ -195,16 +219,19 @@ class CursorTable:
         for name in self.backlog:
             self.backlog[name] += records
 
-    def move(self, cursor: str, position: Position, records: int) -> int:
-        """Move a cursor past ``records`` records; return the oldest segment still needed."""
+    def move(self, cursor: str, position: Position, records: int) -> None:
+        """Move a cursor past ``records`` records in memory."""
         self.positions[cursor] = position
         self.backlog[cursor] = max(0, self.backlog[cursor] - records)
-        return min(self.positions.values()).segment
 
-    def persist(self, cursor: str, oldest_segment: int) -> None:
-        """Store a cursor's file and delete the segments before ``oldest_segment``."""
-        store_cursor(self._folder, cursor, self.positions[cursor])
-        delete_segments_before(self._folder, oldest_segment)
+    def persist(self, cursor: str, position: Position) -> None:
+        """Store a cursor's file, then delete the segments every stored cursor has
+        passed. Positions only moved in memory do not count, because a crash before
+        their files are written sends those cursors back to the stored positions."""
+        with self._store_lock:
+            store_cursor(self._folder, cursor, position)
+            self._stored[cursor] = position
+            delete_segments_before(self._folder, min(self._stored.values()).segment)
 
 
 class DurableJournal:
@@ -256,9 +283,14 @@ class DurableJournal:
         with self._appended:
             if self._closed:
                 raise InvalidJournal(f"journal {self._folder} is closed")
-            written = os.write(self._fd, framed)
+            try:
+                written = os.write(self._fd, framed)
+            except OSError:
+                self._cut_torn_record()
+                raise
             if written != len(framed):
-                # A short write leaves a torn record, which reopening cuts off.
+                # Cut now, so that records appended later do not follow a torn one.
+                self._cut_torn_record()
                 raise OSError(f"journal {self._folder}: wrote {written} of {len(framed)} bytes")
             self._size += written
             self._cursors.add(1)
@@ -272,6 +304,11 @@ class DurableJournal:
             target = Position(self._segment, self._size)
             descriptor = os.dup(self._fd)
         try:
+            if os.fstat(descriptor).st_nlink == 0:
+                raise OSError(
+                    f"journal {self._folder}: segment {target.segment} was deleted while open, "
+                    "so new records would be lost; restore the folder and restart the service"
+                )
             with self._sync_lock:
                 if self._synced >= target:
                     return
@@ -292,8 +329,8 @@ class DurableJournal:
         """Move a cursor past ``records`` forwarded records, and delete segments every
         cursor has passed."""
         with self._lock:
-            oldest = self._cursors.move(cursor, position, records)
-        self._cursors.persist(cursor, oldest)
+            self._cursors.move(cursor, position, records)
+        self._cursors.persist(cursor, position)
 
     def backlog(self, cursor: str) -> int:
         """Return how many appended records the cursor has not passed."""
@@ -314,6 +351,18 @@ class DurableJournal:
                 os.close(self._fd)
                 self._closed = True
             self._appended.notify_all()
+
+    def _cut_torn_record(self) -> None:
+        """Truncate the segment to its last whole record after a failed write."""
+        try:
+            os.ftruncate(self._fd, self._size)
+        except OSError as error:
+            log.error(
+                "journal %s: cannot cut a torn record at offset %d (%s); reopening cuts it",
+                self._folder,
+                self._size,
+                error,
+            )
 
     def _roll(self) -> None:
         os.fdatasync(self._fd)

@@ -1,4 +1,4 @@
-"""Where the journal forwarders run: in threads of the decision service, or in a process
+"""The placement of the journal forwarders: threads of the decision service, or a process
 of their own.
 
 At 500 decisions/s the forwarders held the service's interpreter lock for about a
@@ -93,18 +93,60 @@ def run_forwarders(
     drain_timeout_s: float = 5.0,
 ) -> None:
     """Run the forwarders and report their statuses until ``stop`` is set or the parent
-    process is gone; then forward what the sinks accept within ``drain_timeout_s``."""
+    process is gone; then forward what the sinks accept within ``drain_timeout_s``.
+
+    A status that cannot be taken (a corrupt journal) is reported as unhealthy, and a
+    status file that cannot be written (a full disk) is logged. Neither stops the
+    forwarders, because a restart would meet the same problem."""
     for forwarder in forwarders:
         forwarder.start()
-    write_status(status_path, [forwarder.status() for forwarder in forwarders])
+    report = _StatusReport(status_path)
+    report.write(forwarders)
     while not stop.wait(REPORT_INTERVAL_S):
-        write_status(status_path, [forwarder.status() for forwarder in forwarders])
+        report.write(forwarders)
         if parent_pid is not None and os.getppid() != parent_pid:
             log.warning("the decision service (pid %d) is gone; stopping", parent_pid)
             break
+    deadline = time.monotonic() + drain_timeout_s
     for forwarder in forwarders:
-        forwarder.stop(drain_timeout_s)
-    write_status(status_path, [forwarder.status() for forwarder in forwarders])
+        try:
+            forwarder.stop(max(0.0, deadline - time.monotonic()))
+        except Exception as error:  # the journal cannot be followed any more
+            log.error("forwarder %s did not drain: %r", forwarder.name, error)
+    report.write(forwarders)
+
+
+class _StatusReport:
+    """Writes the status file, logging when writing starts or stops failing."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._failing = False
+
+    def write(self, forwarders: Sequence[JournalForwarder]) -> None:
+        statuses = [_status_of(forwarder) for forwarder in forwarders]
+        try:
+            write_status(self._path, statuses)
+        except OSError as error:
+            if not self._failing:
+                log.error(
+                    "cannot write forwarding status %s (%s); the service will report "
+                    "the forwarders as silent",
+                    self._path,
+                    error,
+                )
+            self._failing = True
+            return
+        if self._failing:
+            log.info("forwarding status %s written again", self._path)
+        self._failing = False
+
+
+def _status_of(forwarder: JournalForwarder) -> ForwarderStatus:
+    try:
+        return forwarder.status()
+    except Exception as error:  # the journal cannot be followed (a corrupt segment)
+        return ForwarderStatus(forwarder.name, False, 0, 0, 0, f"{type(error).__name__}: {error}")
 
 
 class ForwarderProcess:

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from twinbank.adapters.journal import DurableJournal, JournalFollower, JournalForwarder
+from twinbank.adapters.journal.segments import segment_path
 from twinbank.entrypoints.http.forwarding import (
     STATUS_FILE,
     ForwarderProcess,
@@ -131,3 +132,25 @@ def test_run_forwarders_stops_without_parent(tmp_path: Path):
     assert report is not None
     assert report[1][0].forwarded == 25
     assert report[1][0].backlog == 0
+
+
+def test_run_forwarders_reports_a_corrupt_journal(tmp_path: Path):
+    writer = DurableJournal(tmp_path, ())
+    writer.append(b"whole")
+    with segment_path(tmp_path, 0).open("ab") as segment:
+        segment.write(b"\xff" * 30)  # a corrupt record, then a finished segment
+    segment_path(tmp_path, 1).touch()
+    forwarder = JournalForwarder(
+        JournalFollower(tmp_path, ("audit",)), "audit", lambda payloads: None
+    )
+    stop = threading.Event()
+    loop = threading.Thread(target=run_forwarders, args=([forwarder], tmp_path / STATUS_FILE, stop))
+    loop.start()
+    try:
+        _wait_until(lambda: "corrupt record" in str(read_status(tmp_path / STATUS_FILE)))
+        assert loop.is_alive()
+    finally:
+        stop.set()
+        loop.join(10)
+    (status,) = (read_status(tmp_path / STATUS_FILE) or (0.0, []))[1]
+    assert not status.healthy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from twinbank.adapters.journal import (
     decode_record,
     decode_transaction,
     encode_record,
+    segments,
 )
 from twinbank.adapters.memory import InMemoryDecisionLog
 from twinbank.core.decisions import DecisionRecord, Outcome, StageLatency
@@ -239,3 +241,40 @@ def test_forwarder_recovers_before_it_lingers(tmp_path: Path):
 
     assert attempts == [1, 1]
     assert [decode_record(payload).decision_id for payload in delivered] == ["decision-0"]
+
+
+def test_journal_cuts_a_short_write(tmp_path: Path, monkeypatch):
+    journal = DurableJournal(tmp_path, ("audit",))
+    journal.append(b"whole")
+    write = os.write
+
+    def write_half(descriptor: int, data: bytes) -> int:
+        return write(descriptor, data[: len(data) // 2])
+
+    monkeypatch.setattr(segments.os, "write", write_half)
+    with pytest.raises(OSError, match="wrote"):
+        journal.append(b"torn record")
+    monkeypatch.undo()
+    journal.append(b"after")
+
+    assert journal.read("audit", 10)[0] == [b"whole", b"after"]
+
+
+def test_journal_sync_fails_once_its_segment_is_deleted(tmp_path: Path):
+    journal = DurableJournal(tmp_path, ())
+    journal.append(b"lost")
+    for segment in tmp_path.glob("segment-*.log"):
+        segment.unlink()
+
+    with pytest.raises(OSError, match="deleted while open"):
+        journal.sync()
+
+
+def test_cursor_past_the_data_restarts_from_the_oldest_segment(tmp_path: Path):
+    journal = DurableJournal(tmp_path, ("audit",))
+    for payload in (b"one", b"two"):
+        journal.append(payload)
+    journal.close()
+    (tmp_path / "cursor-audit.json").write_text('{"segment": 0, "offset": 5000}')
+
+    assert DurableJournal(tmp_path, ("audit",)).read("audit", 10)[0] == [b"one", b"two"]

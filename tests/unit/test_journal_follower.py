@@ -7,7 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from twinbank.adapters.journal import DurableJournal, InvalidJournal, JournalFollower
+from twinbank.adapters.journal import (
+    DurableJournal,
+    InvalidJournal,
+    JournalFollower,
+    Position,
+    segments,
+)
 from twinbank.adapters.journal.segments import frame, list_segments, segment_path
 
 
@@ -128,3 +134,27 @@ def test_follower_waits_for_the_lock_of_another(tmp_path: Path):
     first.close()
     second = JournalFollower(tmp_path, ("audit",), lock_timeout_s=0.1)
     assert second.backlog("audit") == 1
+
+
+def test_follower_keeps_segments_of_unstored_cursors(tmp_path: Path, monkeypatch):
+    writer = DurableJournal(tmp_path, (), segment_bytes=200)
+    for index in range(40):
+        writer.append(payload(index))
+    follower = JournalFollower(tmp_path, ("audit", "events"))
+    store = segments.store_cursor
+
+    def store_all_but_events(folder: Path, name: str, position: Position) -> None:
+        if name == "events":
+            raise OSError("the process died before the cursor file was written")
+        store(folder, name, position)
+
+    monkeypatch.setattr(segments, "store_cursor", store_all_but_events)
+    records, position = follower.read("events", 1000)
+    with pytest.raises(OSError, match="process died"):
+        follower.commit("events", position, len(records))
+    drain(follower, "audit")
+    follower.close()
+    monkeypatch.undo()
+
+    restarted = JournalFollower(tmp_path, ("audit", "events"))
+    assert drain(restarted, "events") == [payload(i) for i in range(40)]
