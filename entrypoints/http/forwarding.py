@@ -153,9 +153,9 @@ class ForwarderProcess:
     """Runs ``twinbank forward`` as a child process and restarts it when it exits.
 
     ``start`` waits until the child has reported once, so that a service that accepts
-    requests has its forwarders running. A child that exits is started again after a pause that
-    doubles from ``restart_initial_s`` up to ``restart_max_s``; the records wait in the
-    journal meanwhile.
+    requests has its forwarders running. A child that exits is started again after a
+    pause that doubles from ``restart_initial_s`` up to ``restart_max_s``, and the
+    records wait in the journal meanwhile.
     """
 
     def __init__(
@@ -185,7 +185,6 @@ class ForwarderProcess:
         return None if self._process is None else self._process.pid
 
     def start(self) -> None:
-        self._status_path.unlink(missing_ok=True)
         self._spawn()
         self._await_first_report()
         self._supervisor = threading.Thread(
@@ -252,6 +251,8 @@ class ForwarderProcess:
     def _spawn(self) -> None:
         # Its output goes to the service's. In a session of its own it does not get the
         # terminal's Ctrl-C; the service stops it after its own requests have ended.
+        # The last child's report is removed, so that it is not taken for this one's.
+        self._status_path.unlink(missing_ok=True)
         self._process = subprocess.Popen(self._command, start_new_session=True)
         log.info("forwarding process started (pid %d)", self._process.pid)
 
