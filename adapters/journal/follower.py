@@ -1,11 +1,11 @@
 """Read a journal that another process writes, through named cursors.
 
-A follower can read a record as soon as the writer's ``append`` has returned, because both
-processes share the operating system's page cache. It finds the journal's end by
-scanning the bytes after the last whole record it has counted: a record that is still being
-written, or was torn by a crash, ends the scan, and the follower looks again on its next
-call. A segment is finished once the next one exists, since the writer creates the next
-segment only after its last write to the previous one.
+A follower can read a record as soon as the writer's ``append`` has returned, because
+both processes share the operating system's page cache. It finds the journal's end by
+scanning the bytes after the last whole record it has counted: a record that is still
+being written, or was torn by a crash, ends the scan, and the follower looks again on
+its next call. A segment is finished once the next one exists, since the writer
+creates the next segment only after its last write to the previous one.
 
 The follower owns the cursors: it stores them and deletes the segments every cursor has
 passed. The writer is then opened without cursors. Only one follower at a time may own
