@@ -68,6 +68,7 @@ class JournalForwarder:
         retry_max_s: float = 5.0,
         idle_wait_s: float = 0.05,
         linger_s: float = 0.01,
+        stalled_after_s: float = 10.0,
     ) -> None:
         self._journal = journal
         self._cursor = cursor
@@ -77,6 +78,8 @@ class JournalForwarder:
         self._retry_max = retry_max_s
         self._idle_wait = idle_wait_s
         self._linger = linger_s
+        self._stalled_after = stalled_after_s
+        self._sink_started: float | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._healthy = True
@@ -89,13 +92,23 @@ class JournalForwarder:
         return self._cursor
 
     def status(self) -> ForwarderStatus:
+        """Return the forwarder's health. A sink call that has run for more than
+        ``stalled_after_s`` (a server that accepts connections but never answers)
+        counts as a failure until it returns."""
+        healthy, last_error = self._healthy, self._last_error
+        started = self._sink_started
+        if started is not None:
+            running = time.monotonic() - started
+            if running > self._stalled_after:
+                healthy = False
+                last_error = f"the sink has not answered for {running:.0f} s"
         return ForwarderStatus(
             self._cursor,
-            self._healthy,
+            healthy,
             self._journal.backlog(self._cursor),
             self._forwarded,
             self._failures,
-            self._last_error,
+            last_error,
         )
 
     def start(self) -> None:
@@ -135,7 +148,11 @@ class JournalForwarder:
         records, position = self._journal.read(self._cursor, self._batch_size)
         if not records:
             return 0
-        self._sink(records)
+        self._sink_started = time.monotonic()
+        try:
+            self._sink(records)
+        finally:
+            self._sink_started = None
         self._journal.commit(self._cursor, position, len(records))
         self._forwarded += len(records)
         return len(records)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -278,3 +279,24 @@ def test_cursor_past_the_data_restarts_from_the_oldest_segment(tmp_path: Path):
     (tmp_path / "cursor-audit.json").write_text('{"segment": 0, "offset": 5000}')
 
     assert DurableJournal(tmp_path, ("audit",)).read("audit", 10)[0] == [b"one", b"two"]
+
+
+def test_forwarder_reports_a_sink_that_never_answers(tmp_path: Path):
+    journal = DurableJournal(tmp_path, ("audit",))
+    journal.append(b"waiting")
+    answer = threading.Event()
+    forwarder = JournalForwarder(
+        journal, "audit", lambda payloads: answer.wait(10), stalled_after_s=0.1
+    )
+    forwarder.start()
+    deadline = time.monotonic() + 10
+    while forwarder.status().healthy and time.monotonic() < deadline:
+        time.sleep(0.01)
+    status = forwarder.status()
+    answer.set()
+    forwarder.stop()
+
+    assert not status.healthy
+    assert "has not answered" in (status.last_error or "")
+    assert forwarder.status().healthy
+    assert forwarder.status().backlog == 0
