@@ -2,7 +2,7 @@
 
 A follower can read a record as soon as the writer's ``append`` has returned, because
 both processes share the operating system's page cache. It finds the journal's end by
-scanning the bytes after the last whole record it has counted: a record that is still
+scanning the bytes after the last whole record it has counted. A record that is still
 being written, or was torn by a crash, ends the scan, and the follower looks again on
 its next call. A segment is finished once the next one exists, since the writer
 creates the next segment only after its last write to the previous one.
@@ -72,7 +72,7 @@ class JournalFollower:
 
     def read(self, cursor: str, max_records: int) -> tuple[list[bytes], Position]:
         """Return the records after ``cursor`` (at most ``max_records``) and the position
-        after the last one; the cursor moves only when ``commit`` is called."""
+        after the last one. The cursor moves only when ``commit`` is called."""
         with self._lock:
             self._follow()
             position = self._cursors.positions[cursor]
@@ -80,11 +80,8 @@ class JournalFollower:
         return read_records(self._folder, position, end, max_records)
 
     def commit(self, cursor: str, position: Position, records: int) -> None:
-        """Move a cursor past ``records`` forwarded records, and delete segments every
-        cursor has passed."""
-        with self._lock:
-            self._cursors.move(cursor, position, records)
-        self._cursors.persist(cursor, position)
+        """Move a cursor past ``records`` forwarded records (see ``CursorTable.commit``)."""
+        self._cursors.commit(cursor, position, records, self._lock)
 
     def backlog(self, cursor: str) -> int:
         """Return how many written records the cursor has not passed."""
@@ -134,7 +131,7 @@ class JournalFollower:
 
 def _lock_folder(folder: Path, timeout_s: float) -> IO[bytes]:
     """Take the folder's follower lock, waiting up to ``timeout_s`` for another follower
-    (one still draining, say) to release it; raises InvalidJournal after that."""
+    (one still draining, say) to release it. Raises InvalidJournal after that."""
     lock_file = (folder / "follower.lock").open("ab")
     deadline = time.monotonic() + timeout_s
     while True:
@@ -145,8 +142,8 @@ def _lock_folder(folder: Path, timeout_s: float) -> IO[bytes]:
             if time.monotonic() >= deadline:
                 lock_file.close()
                 raise InvalidJournal(
-                    f"another process follows journal {folder} and still holds "
-                    f"{folder / 'follower.lock'} after {timeout_s:.0f} s; stop the other "
-                    "`twinbank forward` first"
+                    f"journal {folder} is locked by another follower: "
+                    f"{folder / 'follower.lock'} stayed locked for {timeout_s:.0f} s; stop "
+                    "the other `twinbank forward` first"
                 ) from None
             time.sleep(0.05)

@@ -93,7 +93,7 @@ class JournalForwarder:
 
     def status(self) -> ForwarderStatus:
         """Return the forwarder's health. A sink call that has run for more than
-        ``stalled_after_s`` (a server that accepts connections but never answers)
+        ``stalled_after_s`` (a server that accepts connections but never responds)
         counts as a failure until it returns."""
         healthy, last_error = self._healthy, self._last_error
         started = self._sink_started

@@ -200,8 +200,8 @@ def read_records(
 
 class CursorTable:
     """Named cursors of one journal folder: their positions and how many records each
-    has not passed. The journal's lock guards ``move``, ``add`` and the counts;
-    ``persist`` takes a lock of its own."""
+    has not passed. The journal's lock guards ``add`` and the counts, and ``persist``
+    takes a lock of its own."""
 
     def __init__(self, folder: Path, names: tuple[str, ...], first_segment: int) -> None:
         self._folder = folder
@@ -223,6 +223,15 @@ class CursorTable:
         """Move a cursor past ``records`` records in memory."""
         self.positions[cursor] = position
         self.backlog[cursor] = max(0, self.backlog[cursor] - records)
+
+    def commit(
+        self, cursor: str, position: Position, records: int, journal_lock: threading.Lock
+    ) -> None:
+        """Move a cursor past ``records`` forwarded records under ``journal_lock``, then
+        store it and delete the segments every stored cursor has passed."""
+        with journal_lock:
+            self.move(cursor, position, records)
+        self.persist(cursor, position)
 
     def persist(self, cursor: str, position: Position) -> None:
         """Store a cursor's file, then delete the segments every stored cursor has
@@ -328,9 +337,7 @@ class DurableJournal:
     def commit(self, cursor: str, position: Position, records: int) -> None:
         """Move a cursor past ``records`` forwarded records, and delete segments every
         cursor has passed."""
-        with self._lock:
-            self._cursors.move(cursor, position, records)
-        self._cursors.persist(cursor, position)
+        self._cursors.commit(cursor, position, records, self._lock)
 
     def backlog(self, cursor: str) -> int:
         """Return how many appended records the cursor has not passed."""
@@ -358,7 +365,8 @@ class DurableJournal:
             os.ftruncate(self._fd, self._size)
         except OSError as error:
             log.error(
-                "journal %s: cannot cut a torn record at offset %d (%s); reopening cuts it",
+                "journal %s: failed to truncate a torn record at offset %d (%s); "
+                "reopening the journal truncates it",
                 self._folder,
                 self._size,
                 error,

@@ -105,7 +105,9 @@ def run_forwarders(
     while not stop.wait(REPORT_INTERVAL_S):
         report.write(forwarders)
         if parent_pid is not None and os.getppid() != parent_pid:
-            log.warning("the decision service (pid %d) is gone; stopping", parent_pid)
+            log.warning(
+                "parent decision service (pid %d) not found; stopping the forwarders", parent_pid
+            )
             break
     deadline = time.monotonic() + drain_timeout_s
     for forwarder in forwarders:
@@ -117,7 +119,7 @@ def run_forwarders(
 
 
 class _StatusReport:
-    """Writes the status file, logging when writing starts or stops failing."""
+    """A writer of the status file that logs when writing starts or stops failing."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -130,7 +132,7 @@ class _StatusReport:
         except OSError as error:
             if not self._failing:
                 log.error(
-                    "cannot write forwarding status %s (%s); the service will report "
+                    "failed to write forwarding status %s (%s); the service will report "
                     "the forwarders as silent",
                     self._path,
                     error,
@@ -150,7 +152,7 @@ def _status_of(forwarder: JournalForwarder) -> ForwarderStatus:
 
 
 class ForwarderProcess:
-    """Runs ``twinbank forward`` as a child process and restarts it when it exits.
+    """The ``twinbank forward`` child process, started again whenever it exits.
 
     ``start`` waits until the child has reported once, so that a service that accepts
     requests has its forwarders running. A child that exits is started again after a
@@ -249,10 +251,10 @@ class ForwarderProcess:
         return None
 
     def _spawn(self) -> None:
-        # Its output goes to the service's. In a session of its own it does not get the
-        # terminal's Ctrl-C; the service stops it after its own requests have ended.
-        # The last child's report is removed, so that it is not taken for this one's.
+        # The previous child's report is removed, so that it is not read as this one's.
         self._status_path.unlink(missing_ok=True)
+        # A session of its own keeps the terminal's Ctrl-C from the child, so the service
+        # stops it after its own requests have ended.
         self._process = subprocess.Popen(self._command, start_new_session=True)
         log.info("forwarding process started (pid %d)", self._process.pid)
 

@@ -271,7 +271,7 @@ def test_journal_sync_fails_once_its_segment_is_deleted(tmp_path: Path):
         journal.sync()
 
 
-def test_cursor_past_the_data_restarts_from_the_oldest_segment(tmp_path: Path):
+def test_journal_resets_a_cursor_past_data(tmp_path: Path):
     journal = DurableJournal(tmp_path, ("audit",))
     for payload in (b"one", b"two"):
         journal.append(payload)
@@ -281,7 +281,7 @@ def test_cursor_past_the_data_restarts_from_the_oldest_segment(tmp_path: Path):
     assert DurableJournal(tmp_path, ("audit",)).read("audit", 10)[0] == [b"one", b"two"]
 
 
-def test_forwarder_reports_a_sink_that_never_answers(tmp_path: Path):
+def test_forwarder_reports_a_stalled_sink(tmp_path: Path):
     journal = DurableJournal(tmp_path, ("audit",))
     journal.append(b"waiting")
     answer = threading.Event()

@@ -129,7 +129,7 @@ def test_follower_waits_for_the_lock_of_another(tmp_path: Path):
     DurableJournal(tmp_path, ()).append(payload(0))
     first = JournalFollower(tmp_path, ("audit",))
 
-    with pytest.raises(InvalidJournal, match="another process follows journal"):
+    with pytest.raises(InvalidJournal, match="locked by another follower"):
         JournalFollower(tmp_path, ("audit",), lock_timeout_s=0.1)
     first.close()
     second = JournalFollower(tmp_path, ("audit",), lock_timeout_s=0.1)

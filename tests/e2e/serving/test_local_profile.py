@@ -267,7 +267,7 @@ def test_audit_outage_buffers_records_on_disk(
     assert _audit_rows(postgres_schema_url) == (70, 70)
 
 
-def test_killed_forwarding_process_is_started_again_and_loses_nothing(
+def test_forwarding_process_restarts_after_sigkill(
     model_artifact: Path, redis_prefix: str, postgres_schema_url: str, tmp_path: Path
 ):
     environment = _environment(redis_prefix, REDIS_URL, postgres_schema_url)
