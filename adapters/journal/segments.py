@@ -11,11 +11,15 @@ another thread syncs wait for it and sync only what is still new.
 Each cursor (``cursor-<name>.json``) marks how far one consumer has forwarded the
 journal. Cursor files are replaced atomically but not synced: after a machine crash a
 cursor may point to an earlier record, and its consumer forwards a few records again,
-so consumers must be idempotent. Segments behind every cursor are deleted.
+so consumers must be idempotent. Segments behind every cursor are deleted. On a full
+disk the replacement file cannot be written, so the cursor file, padded to a fixed
+width, is overwritten in place instead: its blocks are already allocated, and the
+segments deleted behind the new position free the disk.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -143,13 +147,32 @@ def _at_record_boundary(folder: Path, position: Position) -> bool:
     return end == position.offset
 
 
+_CURSOR_WIDTH = 96
+"""Bytes of a cursor file: the JSON document padded with spaces, which JSON ignores."""
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
 def store_cursor(folder: Path, name: str, position: Position) -> None:
-    """Replace a cursor's file atomically (not synced; see the module's notes)."""
+    """Replace a cursor's file atomically, or on a full disk overwrite it in place
+    (not synced; see the module's notes)."""
     path = folder / f"cursor-{name}.json"
+    document = json.dumps({"segment": position.segment, "offset": position.offset})
+    content = document.ljust(_CURSOR_WIDTH).encode("utf-8")
     temporary = path.with_suffix(".tmp")
-    temporary.write_text(
-        json.dumps({"segment": position.segment, "offset": position.offset}), "utf-8"
-    )
+    try:
+        temporary.write_bytes(content)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        if error.errno not in _DISK_FULL or not path.exists():
+            raise
+        # A machine crash in the middle of this write may leave a damaged cursor;
+        # load_cursor replaces one that is unreadable or off a record boundary by the
+        # oldest segment's start, so records are forwarded again, not skipped.
+        with path.open("r+b") as file:
+            file.write(content)
+            file.truncate()
+        return
     temporary.replace(path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from pathlib import Path
 
@@ -158,3 +159,30 @@ def test_follower_keeps_segments_of_unstored_cursors(tmp_path: Path, monkeypatch
 
     restarted = JournalFollower(tmp_path, ("audit", "events"))
     assert drain(restarted, "events") == [payload(i) for i in range(40)]
+
+
+def test_full_disk_still_moves_cursors_and_frees_segments(tmp_path: Path, monkeypatch):
+    writer = DurableJournal(tmp_path, (), segment_bytes=200)
+    for index in range(40):
+        writer.append(payload(index))
+    follower = JournalFollower(tmp_path, ("audit",))
+    records, position = follower.read("audit", 5)
+    follower.commit("audit", position, len(records))  # the cursor file exists from here
+    open_path = Path.open
+
+    def disk_full_for_new_files(path: Path, mode: str = "r", *args, **kwargs):
+        if path.suffix == ".tmp" and "w" in mode:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return open_path(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", disk_full_for_new_files)
+    segments_before = len(list_segments(tmp_path))
+    records, position = follower.read("audit", 30)
+    follower.commit("audit", position, len(records))
+    monkeypatch.undo()
+
+    assert len(list_segments(tmp_path)) < segments_before
+    assert not list(tmp_path.glob("*.tmp"))
+    follower.close()
+    restarted = JournalFollower(tmp_path, ("audit",))
+    assert drain(restarted, "audit") == [payload(i) for i in range(35, 40)]
