@@ -169,6 +169,7 @@ class ForwarderProcess:
         stop_timeout_s: float = 15.0,
         restart_initial_s: float = 0.5,
         restart_max_s: float = 30.0,
+        kill_after_silent_s: float = 60.0,
     ) -> None:
         self._command = list(command)
         self._status_path = status_path
@@ -177,6 +178,8 @@ class ForwarderProcess:
         self._stop_timeout = stop_timeout_s
         self._restart_initial = restart_initial_s
         self._restart_max = restart_max_s
+        self._kill_after_silent = kill_after_silent_s
+        self._spawned_at = 0.0
         self._stopping = threading.Event()
         self._process: subprocess.Popen[bytes] | None = None
         self._supervisor: threading.Thread | None = None
@@ -256,6 +259,7 @@ class ForwarderProcess:
         # A session of its own keeps the terminal's Ctrl-C from the child, so the service
         # stops it after its own requests have ended.
         self._process = subprocess.Popen(self._command, start_new_session=True)
+        self._spawned_at = time.time()
         log.info("forwarding process started (pid %d)", self._process.pid)
 
     def _await_first_report(self) -> None:
@@ -274,6 +278,21 @@ class ForwarderProcess:
                 return
             time.sleep(0.05)
 
+    def _kill_if_silent(self) -> None:
+        """SIGKILL the child when neither its start nor its last report is recent."""
+        assert self._process is not None
+        report = read_status(self._status_path)
+        last_sign = self._spawned_at if report is None else max(self._spawned_at, report[0])
+        silent = time.time() - last_sign
+        if silent > self._kill_after_silent:
+            log.error(
+                "forwarding process (pid %d) has not reported for %.0f s; killing it",
+                self._process.pid,
+                silent,
+            )
+            self._process.kill()
+            self._process.wait()
+
     def _supervise(self) -> None:
         delay = self._restart_initial
         while not self._stopping.is_set():
@@ -282,6 +301,7 @@ class ForwarderProcess:
             while self._process.poll() is None:
                 if self._stopping.wait(0.2):
                     return
+                self._kill_if_silent()
             self._exits += 1
             if time.monotonic() - started > self._restart_max:
                 delay = self._restart_initial  # it ran long enough to count as healthy

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import threading
 import time
@@ -107,6 +108,26 @@ def test_forwarder_process_flags_a_silent_child(tmp_path: Path, monkeypatch):
         assert "has not reported for" in (status.last_error or "")
     finally:
         monkeypatch.undo()
+        forwarding.stop()
+
+
+def test_forwarder_process_kills_and_restarts_a_hung_child(tmp_path: Path):
+    forwarding = ForwarderProcess(
+        _child(tmp_path),
+        tmp_path / STATUS_FILE,
+        ("audit",),
+        restart_initial_s=0.2,
+        kill_after_silent_s=1.0,
+    )
+    forwarding.start()
+    try:
+        hung = forwarding.pid
+        assert hung is not None
+        os.kill(hung, signal.SIGSTOP)  # alive, but it reports nothing more
+        _wait_until(lambda: _starts(tmp_path) >= 2)
+        assert forwarding.pid != hung
+        _wait_until(lambda: forwarding.statuses()[0].healthy)
+    finally:
         forwarding.stop()
 
 
