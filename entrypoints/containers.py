@@ -64,7 +64,7 @@ from twinbank.adapters.sql.audit_schema import prepare_engine
 from twinbank.adapters.sql.sqlite_tuning import bulk_load_sqlite_file
 from twinbank.adapters.transactions import generated_dataset, load_transactions
 from twinbank.core.audit import AuditArchiver, DecisionEntries
-from twinbank.core.features.handbook import handbook_feature_set
+from twinbank.core.features.catalog import feature_set_named
 from twinbank.core.features.historical import HistoricalFeatureService
 from twinbank.core.features.materialization import BatchMaterializer
 from twinbank.core.features.registry import FeatureRegistry
@@ -92,7 +92,7 @@ class FeaturesContainer(containers.DeclarativeContainer):
 
     config = providers.Configuration()
 
-    feature_set = providers.Singleton(handbook_feature_set)
+    feature_set = providers.Singleton(feature_set_named, config.feature_set)
     # Window state lives in the stream processor's memory in every profile.
     state_store = providers.Factory(InMemoryFeatureStateStore)
 
@@ -509,6 +509,7 @@ def build_container(
             "profile": settings.profile,
             "features": {
                 "profile": settings.profile,
+                "feature_set": settings.feature_set,
                 "postgres_url": settings.postgres_url,
                 "history_dir": settings.feature_history_dir,
             },

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from twinbank.core.features.catalog import FeatureSetName
+
 Profile = Literal["memory", "local", "production"]
 
 
@@ -22,6 +24,14 @@ class PlatformSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TWINBANK_", extra="forbid")
 
     profile: Profile = "memory"
+    feature_set: FeatureSetName = Field(
+        "handbook",
+        description=(
+            "Features every process computes: handbook (its 14) or handbook-profile "
+            "(those plus a customer spending profile, 15 per customer). A scenario's "
+            "own feature_set takes precedence in simulate and train-model."
+        ),
+    )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the local profile.")
     postgres_url: str = Field(
         "postgresql+psycopg://postgres@127.0.0.1:5432/test",

@@ -25,6 +25,7 @@ from pydantic import (
 
 from twinbank.adapters.generator import GeneratorSettings
 from twinbank.adapters.models.xgboost_model import XGBoostSettings
+from twinbank.core.features.catalog import FeatureSetName
 
 if TYPE_CHECKING:
     from .regions.scenario import MultiRegionScenario
@@ -136,7 +137,10 @@ class Scenario(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     transactions: TransactionSpec
-    feature_set: Literal["handbook"] = "handbook"
+    feature_set: FeatureSetName = Field(
+        "handbook",
+        description="The features computed and trained on; overrides TWINBANK_FEATURE_SET.",
+    )
     label_delay_days: float = Field(
         7.0, ge=0.0, description="Days between a transaction and the reveal of its label."
     )

@@ -2,6 +2,7 @@
 
 from .event_stream import RedisEventStream, RedisSubscription
 from .feature_state import (
+    FeatureSetConflict,
     LeaseLost,
     RedisFeatureStateReader,
     RedisFeatureStateStore,
@@ -11,6 +12,7 @@ from .history_codec import CorruptHistory, decode_history, encode_history
 
 __all__ = [
     "CorruptHistory",
+    "FeatureSetConflict",
     "LeaseLost",
     "RedisEventStream",
     "RedisFeatureStateReader",

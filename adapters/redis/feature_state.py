@@ -8,7 +8,9 @@ Keys, all under one prefix:
   transactions whose labels feed some window, with their time and entity keys;
 * ``<prefix>:processed:<day>`` (sets): ids of the events applied, by event day;
 * ``<prefix>:applied-up-to``: the latest event time applied;
-* ``<prefix>:lease``: the token of the worker allowed to write.
+* ``<prefix>:lease``: the token of the worker allowed to write;
+* ``<prefix>:feature-set``: name and version of the feature set whose window state
+  the prefix holds, claimed by the first worker (``claim_feature_set``).
 
 ``RedisFeatureStateStore`` is the FeatureStateStore port for the worker. The engine
 changes histories in a local cache; ``commit`` writes every change of a batch,
@@ -48,6 +50,30 @@ class LeaseLost(RuntimeError):
     """Another worker holds the write lease; this one must stop writing."""
 
 
+class FeatureSetConflict(RuntimeError):
+    """The prefix holds window state of a feature set other than the one this process computes.
+
+    Histories hold one window per plan window, so state written for one set cannot be
+    read for another.
+    """
+
+
+def _check_feature_set(
+    client: redis.Redis, keys: StateKeys, feature_set: FeatureSet, claim: bool
+) -> None:
+    marker = f"{feature_set.name} {feature_set.version}"
+    if claim and client.set(keys.feature_set, marker, nx=True):
+        return
+    stored = client.get(keys.feature_set)
+    if stored is None or stored.decode() == marker:
+        return
+    raise FeatureSetConflict(
+        f"Redis prefix {keys.prefix!r} holds window state of feature set "
+        f"{stored.decode()!r}; this process computes {marker!r}. Set TWINBANK_FEATURE_SET "
+        "to the stored set, or TWINBANK_FEATURE_PREFIX to a prefix of its own"
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class StateKeys:
     """Redis key names of one feature-state namespace."""
@@ -82,6 +108,10 @@ class StateKeys:
     @property
     def lease(self) -> str:
         return f"{self.prefix}:lease"
+
+    @property
+    def feature_set(self) -> str:
+        return f"{self.prefix}:feature-set"
 
 
 @dataclass
@@ -128,6 +158,7 @@ class RedisFeatureStateStore:
         max_cached_keys: int = 200_000,
     ) -> None:
         self._client = client
+        self._feature_set = feature_set
         self._plans: dict[str, EntityPlan] = {
             plan.entity.name: plan for plan in compile_plan(feature_set).entities
         }
@@ -257,6 +288,13 @@ class RedisFeatureStateStore:
         """Return the latest event time a committed batch applied, or None."""
         raw = self._client.get(self._keys.applied_up_to)
         return None if raw is None else int(raw)
+
+    def claim_feature_set(self) -> None:
+        """Mark the prefix as state of this store's feature set, unless it is marked.
+
+        Raises FeatureSetConflict when another feature set has marked it.
+        """
+        _check_feature_set(self._client, self._keys, self._feature_set, claim=True)
 
     def acquire_lease(self) -> bool:
         """Take the write lease when it is free or already ours; return whether it is ours."""
@@ -406,6 +444,7 @@ class RedisFeatureStateReader:
 
     def __init__(self, client: redis.Redis, feature_set: FeatureSet, prefix: str) -> None:
         self._client = client
+        self._feature_set = feature_set
         self._plans: dict[str, EntityPlan] = {
             plan.entity.name: plan for plan in compile_plan(feature_set).entities
         }
@@ -419,6 +458,10 @@ class RedisFeatureStateReader:
             for (entity, key), raw in zip(refs, raws, strict=True)
             if raw is not None
         }
+
+    def check_feature_set(self) -> None:
+        """Raise FeatureSetConflict when a worker of another feature set marked the prefix."""
+        _check_feature_set(self._client, self._keys, self._feature_set, claim=False)
 
     def ping(self) -> bool:
         return bool(self._client.ping())

@@ -10,6 +10,7 @@ from twinbank.core.audit import WeakPseudonymisationKey
 
 from ..containers import ApplicationContainer, build_container
 from ..governance_settings import MissingPseudonymisationKey
+from ..settings import PlatformSettings, Profile
 from .console import fail_bad_input
 
 
@@ -22,6 +23,18 @@ def open_application(*args: Any, **kwargs: Any) -> ApplicationContainer:
         fail_bad_input(str(error))
     except ValidationError as error:
         fail_bad_input(describe_settings_error(error))
+
+
+def platform_settings(profile: Profile | None = None, **overrides: object) -> PlatformSettings:
+    """Return the environment's settings (TWINBANK_*) with ``overrides`` and ``profile``
+    applied; an invalid one prints its message and exits with code 2."""
+    try:
+        settings = PlatformSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        fail_bad_input(describe_settings_error(error))
+    if profile is not None:
+        settings = settings.model_copy(update={"profile": profile})
+    return settings
 
 
 def describe_settings_error(error: ValidationError) -> str:

@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 from typing import Annotated
 
+import redis
 import typer
 
 from twinbank.adapters.artifacts import ArtifactRejected
@@ -19,6 +20,7 @@ from twinbank.adapters.governance import InvalidRoleDirectory
 from twinbank.adapters.journal import InvalidJournal
 from twinbank.adapters.models.artifacts import InvalidModelArtifact, save_xgboost_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostScorer
+from twinbank.adapters.redis import FeatureSetConflict
 from twinbank.adapters.transactions import InvalidTransactionData, TransactionDataset
 from twinbank.core.audit import WeakPseudonymisationKey
 from twinbank.core.ensemble import InvalidRules
@@ -31,8 +33,8 @@ from twinbank.simulator.scenario import (
 
 from ..containers import ApplicationContainer, MissingRoleDirectory, build_container
 from ..governance_settings import MissingPseudonymisationKey
-from ..settings import PlatformSettings, Profile
-from .composition import open_application
+from ..settings import Profile
+from .composition import open_application, platform_settings
 from .console import console, fail_bad_input
 
 log = logging.getLogger("twinbank")
@@ -49,16 +51,6 @@ def _configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
-
-
-def _platform(profile: Profile | None, **overrides: object) -> PlatformSettings:
-    try:
-        settings = PlatformSettings(**overrides)  # type: ignore[arg-type]
-    except ValueError as error:
-        fail_bad_input(f"environment settings (TWINBANK_*): {error}")
-    if profile is not None:
-        settings = settings.model_copy(update={"profile": profile})
-    return settings
 
 
 def serve(
@@ -84,7 +76,9 @@ def serve(
     except InvalidServeSettings as error:
         fail_bad_input(str(error))
     _check_port_free(settings.host, settings.port)
-    platform = _platform(profile, feature_lookup_timeout_ms=settings.feature_lookup_timeout_ms)
+    platform = platform_settings(
+        profile, feature_lookup_timeout_ms=settings.feature_lookup_timeout_ms
+    )
     decisions_db = (settings.journal.parent / "decisions.db").resolve()
     try:
         container = build_container(platform, sqlite_url=f"sqlite:///{decisions_db}")
@@ -110,6 +104,7 @@ def serve(
     except (
         InvalidModelArtifact,
         ModelFeatureMismatch,
+        FeatureSetConflict,
         InvalidServeSettings,
         InvalidRules,
         ArtifactRejected,
@@ -167,7 +162,7 @@ def forward(
         settings = load_serve_settings(config)
     except InvalidServeSettings as error:
         fail_bad_input(str(error))
-    platform = _platform(profile)
+    platform = platform_settings(profile)
     if platform.profile == "memory":
         fail_bad_input(
             "profile memory keeps the event stream inside the service, so only the service "
@@ -259,7 +254,7 @@ def worker(
     from ..worker.runner import WorkerSettings  # noqa: PLC0415
 
     _configure_logging(log_level)
-    platform = _platform(profile)
+    platform = platform_settings(profile)
     if platform.profile == "memory":
         fail_bad_input(
             "profile memory has no event stream shared between processes; run the worker "
@@ -267,6 +262,7 @@ def worker(
             "inside the service in the memory profile"
         )
     container = open_application(platform)
+    _claim_state_feature_set(container)
     stream_worker = build_stream_worker(
         container,
         WorkerSettings(
@@ -294,6 +290,20 @@ def worker(
     )
 
 
+def _claim_state_feature_set(container: ApplicationContainer) -> None:
+    """Mark the Redis prefix with the worker's feature set; exit 2 when another holds it.
+
+    With Redis down the worker starts anyway and waits for it, as it does without this.
+    """
+    state = container.serving.worker_state()
+    try:
+        state.claim_feature_set()
+    except FeatureSetConflict as error:
+        fail_bad_input(str(error))
+    except redis.RedisError as error:
+        log.warning("could not check the feature set of the window state in Redis: %s", error)
+
+
 def train_model(
     scenario_path: Annotated[Path, typer.Argument(metavar="SCENARIO.yaml", help="Scenario file.")],
     out: Annotated[Path, typer.Option(help="Folder to write the model artifact into.")],
@@ -309,7 +319,7 @@ def train_model(
         fail_bad_input(str(error))
     if out.exists() and not out.is_dir():
         fail_bad_input(f"--out {out}: exists and is not a folder; name a folder")
-    container = open_application()
+    container = open_application(platform_settings(feature_set=scenario.feature_set))
     dataset = _dataset(container, scenario, transactions)
     run = container.simulation.scenario_run(
         scenario=scenario,

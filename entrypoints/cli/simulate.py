@@ -15,7 +15,7 @@ from twinbank.simulator.report import build_report
 from twinbank.simulator.scenario import FileTransactions, InvalidScenario, Scenario, load_scenario
 
 from ..containers import ApplicationContainer, scenario_trainer
-from .composition import open_application
+from .composition import open_application, platform_settings
 from .console import console, fail_bad_input, progress_bar
 from .regions import simulate_regions
 
@@ -50,7 +50,9 @@ def simulate(
     out = out or Path("out") / scenario.name
     _check_output_folder(out, overwrite)
     container = open_application(
-        sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}", bulk_load_decisions=True
+        platform_settings(feature_set=scenario.feature_set),
+        sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}",
+        bulk_load_decisions=True,
     )
     dataset = _load_dataset(container, scenario, transactions)
     run = container.simulation.scenario_run(

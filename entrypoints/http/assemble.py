@@ -7,10 +7,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+import redis
 from opentelemetry.sdk.trace import SpanProcessor
 
 from twinbank.adapters.journal import CursorJournal, DurableJournal, JournalForwarder
 from twinbank.adapters.models.ensemble_training import LoadedEnsemble
+from twinbank.adapters.redis import RedisFeatureStateReader
 from twinbank.adapters.telemetry import OpenTelemetryStageTracer
 from twinbank.core.decisioning import DecisionService
 from twinbank.core.decisions import DecisionPolicy
@@ -112,6 +114,18 @@ def check_governance(
     )
 
 
+def _check_state_feature_set(reader: RedisFeatureStateReader) -> None:
+    """Raise FeatureSetConflict when Redis holds another feature set's window state.
+
+    A Redis down at start is no reason to refuse: the service answers degraded
+    decisions until it returns.
+    """
+    try:
+        reader.check_feature_set()
+    except redis.RedisError as error:
+        log.warning("could not check the feature set of the window state in Redis: %s", error)
+
+
 def build_serving_services(
     container: ApplicationContainer,
     settings: ServeSettings,
@@ -124,7 +138,8 @@ def build_serving_services(
     ``forward_command`` starts ``twinbank forward`` for this service; it is needed when
     the forwarders run in a process of their own (see ``forwarding_mode``).
 
-    Raises InvalidModelArtifact, ModelFeatureMismatch, InvalidRules (a bad rule file),
+    Raises InvalidModelArtifact, ModelFeatureMismatch, FeatureSetConflict (Redis holds
+    another feature set's window state), InvalidRules (a bad rule file),
     UngovernedModel, InvalidServeSettings (an API key's variable unset),
     MissingRoleDirectory or InvalidRoleDirectory before anything starts.
     """
@@ -134,8 +149,10 @@ def build_serving_services(
     model = _served_model(container, settings)
     if model.feature_set_version != feature_set.version:
         raise ModelFeatureMismatch(
-            f"model {model.version} was trained on feature set {model.feature_set_version}; "
-            f"this service computes {feature_set.version}; retrain the model on the current features"
+            f"model {model.version} was trained on feature set version "
+            f"{model.feature_set_version}; this service computes {feature_set.name} "
+            f"({feature_set.version}): set TWINBANK_FEATURE_SET to the model's feature set, "
+            f"or retrain the model on {feature_set.name}"
         )
     keys = ApiKeyRegistry(settings.api_keys)
     container.governance.roles()  # a missing or invalid role file stops the start here
@@ -166,6 +183,7 @@ def build_serving_services(
         background.append(BackgroundWork("embedded-stream-worker", worker.run))
     else:
         reader = serving.redis_state_reader()
+        _check_state_feature_set(reader)
 
     features = ServingFeatures(
         feature_set, reader, stopwatch, metrics, settings.feature_retry_after_ms / 1000

@@ -17,10 +17,12 @@ from tests.support.feature_runs import EventHistory, batch_values
 from tests.support.servers import REDIS_URL, delete_prefix, unique_name
 from twinbank.adapters.memory import InMemoryFeatureStateStore, InMemoryWorkerState
 from twinbank.adapters.redis import (
+    FeatureSetConflict,
     LeaseLost,
     RedisFeatureStateReader,
     RedisFeatureStateStore,
 )
+from twinbank.core.features.catalog import feature_set_named
 from twinbank.core.features.handbook import handbook_feature_set
 from twinbank.core.features.streaming import EntityHistory, StreamingFeatureEngine
 from twinbank.core.timestamps import NANOS_PER_DAY, NANOS_PER_HOUR
@@ -291,3 +293,25 @@ def test_hour_scale_windows_match_after_many_commits():
         store.release_lease()
     for stored, expected in values:
         assert stored == expected
+
+
+@pytest.mark.parametrize("kind", ["fakeredis", pytest.param("redis", marks=pytest.mark.redis)])
+def test_a_prefix_holds_the_state_of_one_feature_set(kind: str):
+    client = fakeredis.FakeRedis() if kind == "fakeredis" else redis.Redis.from_url(REDIS_URL)
+    prefix = unique_name("feature-set")
+    profile = feature_set_named("handbook-profile")
+    try:
+        RedisFeatureStateReader(client, profile, prefix).check_feature_set()  # unmarked
+        RedisFeatureStateStore(client, FEATURES, prefix).claim_feature_set()
+        RedisFeatureStateStore(client, FEATURES, prefix).claim_feature_set()  # a restart
+        RedisFeatureStateReader(client, FEATURES, prefix).check_feature_set()
+
+        with pytest.raises(FeatureSetConflict, match="TWINBANK_FEATURE_SET"):
+            RedisFeatureStateStore(client, profile, prefix).claim_feature_set()
+        with pytest.raises(
+            FeatureSetConflict, match=f"computes 'handbook-profile {profile.version}'"
+        ):
+            RedisFeatureStateReader(client, profile, prefix).check_feature_set()
+    finally:
+        delete_prefix(client, prefix)
+        client.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.property.test_stream_equals_batch import HANDBOOK, HOURLY, event_histories
+from tests.property.test_stream_equals_batch import HANDBOOK, HOURLY, PROFILE, event_histories
 from tests.property.test_tracked_aggregations import EXTENDED
 from tests.support.feature_runs import (
     EventHistory,
@@ -42,6 +42,14 @@ def test_columnar_equals_stream_on_hourly_windows(history: EventHistory, sizes: 
 def test_columnar_equals_stream_on_handbook_features(history: EventHistory, sizes: list[int]):
     assert_same_values(
         columnar_values(HANDBOOK, history, sizes), stream_values(HANDBOOK, history), HANDBOOK.names
+    )
+
+
+@settings(max_examples=100, deadline=None)
+@given(event_histories(time_unit=HOUR // 4, horizon_units=60), batch_sizes)
+def test_columnar_equals_stream_on_the_spending_profile(history: EventHistory, sizes: list[int]):
+    assert_same_values(
+        columnar_values(PROFILE, history, sizes), stream_values(PROFILE, history), PROFILE.names
     )
 
 

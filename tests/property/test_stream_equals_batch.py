@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from tests.support.feature_runs import EventHistory, assert_same_values, batch_values, stream_values
 from twinbank.adapters.memory import InMemoryFeatureStateStore
+from twinbank.core.features.catalog import feature_set_named
 from twinbank.core.features.definitions import (
     FRAUD_LABEL,
     Aggregation,
@@ -65,6 +66,7 @@ def _hourly_feature_set() -> FeatureSet:
 
 HOURLY = _hourly_feature_set()
 HANDBOOK = handbook_feature_set()
+PROFILE = feature_set_named("handbook-profile")
 
 
 @st.composite
@@ -111,6 +113,20 @@ def test_stream_equals_batch_on_hourly_windows(history: EventHistory):
 def test_stream_equals_batch_on_handbook_features(history: EventHistory):
     assert_same_values(
         stream_values(HANDBOOK, history), batch_values(HANDBOOK, history), HANDBOOK.names
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(
+        event_histories(time_unit=HOUR // 4, horizon_units=60),
+        event_histories(time_unit=NANOS_PER_DAY // 4, horizon_units=200),
+    )
+)
+def test_stream_equals_batch_on_the_spending_profile(history: EventHistory):
+    """Hour windows and day windows of the same customers, in one set."""
+    assert_same_values(
+        stream_values(PROFILE, history), batch_values(PROFILE, history), PROFILE.names
     )
 
 

@@ -18,7 +18,9 @@ import yaml
 
 from twinbank.adapters.models.artifacts import save_xgboost_artifact
 from twinbank.adapters.models.xgboost_model import XGBoostSettings
+from twinbank.core.features.catalog import FeatureSetName
 from twinbank.entrypoints.containers import build_container
+from twinbank.entrypoints.settings import PlatformSettings
 from twinbank.simulator.scenario import Scenario
 
 DECIDE_KEY = "decide-key-for-tests"
@@ -75,9 +77,9 @@ SMALL_SCENARIO = {
 }
 
 
-def train_small_model(folder: Path) -> Path:
+def train_small_model(folder: Path, feature_set: FeatureSetName = "handbook") -> Path:
     """Train a small XGBoost model on generated data and save it as an artifact."""
-    container = build_container()
+    container = build_container(PlatformSettings(feature_set=feature_set))
     scenario = Scenario.model_validate(SMALL_SCENARIO)
     dataset = container.transactions.generated(scenario.transactions.settings)
     run = container.simulation.scenario_run(
