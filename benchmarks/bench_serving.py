@@ -2,7 +2,7 @@
 
 The script starts a private Redis (its own port, stopped by PID at the end), uses the
 PostgreSQL on 127.0.0.1:5432 (started with pg_ctlcluster when it is down) in a fresh
-schema, trains the handbook model once, and then:
+schema, trains a model on the handbook data once per feature set, and then:
 
 1. publishes the handbook's transactions and labels of the days before a cutoff to
    the event stream and times ``twinbank worker`` draining them into Redis features
@@ -51,7 +51,7 @@ from sqlalchemy import create_engine, text
 from twinbank.adapters.redis import RedisEventStream
 from twinbank.adapters.transactions import load_transactions
 from twinbank.core.events import interleave_labels
-from twinbank.core.features.handbook import handbook_feature_set
+from twinbank.core.features.catalog import feature_set_named
 from twinbank.core.timestamps import days, from_datetime, to_datetime
 from twinbank.core.transactions import FraudLabel, Transaction
 from twinbank.entrypoints.worker.assemble import CONSUMER_GROUP
@@ -281,6 +281,8 @@ def write_markdown(results: dict[str, object]) -> None:
     variant = f"journal_sync={results['journal_sync']}"
     if results.get("forwarding", "process") != "process":
         variant += f" forwarding={results['forwarding']}"
+    if results.get("feature_set", "handbook-profile") != "handbook-profile":
+        variant += f" feature_set={results['feature_set']}"
     for name, value in nice.items():
         if value:
             variant += f" {name}={value}"
@@ -293,7 +295,8 @@ def write_markdown(results: dict[str, object]) -> None:
     lines = [
         start_mark,
         f"With `journal_sync: {results['journal_sync']}` and `forwarding: "
-        f"{results.get('forwarding', 'process')}`. Measured {results['finished']} on {results['machine']}; load average (1/5/15 min) "
+        f"{results.get('forwarding', 'process')}`, feature set "
+        f"`{results.get('feature_set', 'handbook')}`. Measured {results['finished']} on {results['machine']}; load average (1/5/15 min) "
         f"{results['load_before']} before and {results['load_after']} after. Locust, the "
         "service, the worker, Redis and PostgreSQL share the machine's cores"
         + (f" ({results['priorities']})." if results.get("priorities") else "."),
@@ -323,7 +326,7 @@ def write_markdown(results: dict[str, object]) -> None:
         f"**{worker['events_per_second']:,.0f} events/s**.",
         "",
         f"Online feature requests read 1 customer x {results['online_features']} features "
-        "(every customer feature of the handbook set).",
+        f"(every customer feature of the {results.get('feature_set', 'handbook')} set).",
         "",
         f"Degraded decisions (feature-state read over its 20 ms budget or failed): "
         f"{results['degraded_decisions']:,.0f} of {results['decisions']:,.0f}.",
@@ -405,6 +408,13 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         help="The worker's --commit-interval-ms (its default when omitted).",
     )
     parser.add_argument(
+        "--feature-set",
+        choices=("handbook", "handbook-profile"),
+        default="handbook-profile",
+        help="Features the worker, the service and the model compute (TWINBANK_FEATURE_SET); "
+        "handbook-profile carries 15 per customer, handbook 6.",
+    )
+    parser.add_argument(
         "--only",
         choices=("all", "worker"),
         default="all",
@@ -439,12 +449,12 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         client = redis.Redis.from_url(redis_url)
         wait_for(lambda: _pings(client), "the private Redis", 20)
 
-        model = work / "model"
+        model = work / f"model-{arguments.feature_set}"
         if arguments.only == "all" and not (model / "manifest.json").exists():
-            console.log("training the handbook model (protocol training week)")
+            console.log(f"training a model on {arguments.feature_set} (protocol training week)")
             subprocess.run(
                 twinbank(
-                    "train-model", str(ROOT / "scenarios" / "handbook-replay.yaml"),
+                    "train-model", str(scenario_with_features(work, arguments.feature_set)),
                     "--transactions", str(Path(data_dir) / "handbook" / "transactions.parquet"),
                     "--out", str(model),
                 ),
@@ -467,6 +477,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
             "TWINBANK_REDIS_URL": redis_url,
             "TWINBANK_POSTGRES_URL": postgres_url,
             "TWINBANK_FEATURE_PREFIX": "bench",
+            "TWINBANK_FEATURE_SET": arguments.feature_set,
             "TWINBANK_EVENT_STREAM": "bench:events",
             "TWINBANK_BENCH_KEY_VALUE": KEY,
         }
@@ -548,7 +559,9 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         wait_for(lambda: _answers(f"{base_url}/healthz"), "twinbank serve", 120)
 
         features = [
-            name for name in handbook_feature_set().names if name.startswith("CUSTOMER_ID_")
+            name
+            for name in feature_set_named(arguments.feature_set).names
+            if name.startswith("CUSTOMER_ID_")
         ]
         locust_environment = {
             "TWINBANK_BENCH_KEY": KEY,
@@ -583,6 +596,7 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
         "load_before": load_before,
         "journal_sync": arguments.journal_sync,
         "forwarding": arguments.forwarding or "process",
+        "feature_set": arguments.feature_set,
         "nice": {"redis_nice": arguments.redis_nice, "worker_nice": arguments.worker_nice},
         "priorities": _priorities(arguments.redis_nice, arguments.worker_nice),
         "load_after": load_average(),
@@ -613,6 +627,15 @@ def main() -> None:  # noqa: PLR0915 (one straight sequence of benchmark steps)
     if not arguments.no_markdown:
         write_markdown(results)
         console.print(f"wrote the figures to {BENCHMARKS}")
+
+
+def scenario_with_features(work: Path, feature_set: str) -> Path:
+    """Write the handbook replay scenario with ``feature_set`` into ``work``; return it."""
+    scenario = yaml.safe_load((ROOT / "scenarios" / "handbook-replay.yaml").read_text("utf-8"))
+    scenario["feature_set"] = feature_set
+    path = work / f"scenario-{feature_set}.yaml"
+    path.write_text(yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def _report_worker_only(work: Path, worker: dict[str, object], load_before: str) -> None:
