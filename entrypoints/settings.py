@@ -28,8 +28,8 @@ class PlatformSettings(BaseSettings):
         "handbook",
         description=(
             "Features every process computes: handbook (its 14) or handbook-profile "
-            "(those plus a customer spending profile, 15 per customer). A scenario's "
-            "own feature_set takes precedence in simulate and train-model."
+            "(those plus a customer spending profile, 15 per customer). A scenario that "
+            "names a feature_set overrides this in simulate and train-model."
         ),
     )
     redis_url: str = Field("redis://127.0.0.1:6379/0", description="Redis for the local profile.")

@@ -137,10 +137,18 @@ class Scenario(_Strict):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     description: str = ""
     transactions: TransactionSpec
-    feature_set: FeatureSetName = Field(
-        "handbook",
-        description="The features computed and trained on; overrides TWINBANK_FEATURE_SET.",
+    feature_set: FeatureSetName | None = Field(
+        None,
+        description=(
+            "The features computed and trained on; overrides TWINBANK_FEATURE_SET, "
+            "which applies when this is omitted."
+        ),
     )
+
+    def platform_overrides(self) -> dict[str, str]:
+        """Return the platform settings this scenario fixes (its feature set, if named)."""
+        return {} if self.feature_set is None else {"feature_set": self.feature_set}
+
     label_delay_days: float = Field(
         7.0, ge=0.0, description="Days between a transaction and the reveal of its label."
     )

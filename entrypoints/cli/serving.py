@@ -319,7 +319,7 @@ def train_model(
         fail_bad_input(str(error))
     if out.exists() and not out.is_dir():
         fail_bad_input(f"--out {out}: exists and is not a folder; name a folder")
-    container = open_application(platform_settings(feature_set=scenario.feature_set))
+    container = open_application(platform_settings(**scenario.platform_overrides()))
     dataset = _dataset(container, scenario, transactions)
     run = container.simulation.scenario_run(
         scenario=scenario,

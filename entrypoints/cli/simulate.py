@@ -50,7 +50,7 @@ def simulate(
     out = out or Path("out") / scenario.name
     _check_output_folder(out, overwrite)
     container = open_application(
-        platform_settings(feature_set=scenario.feature_set),
+        platform_settings(**scenario.platform_overrides()),
         sqlite_url=f"sqlite:///{(out / DECISIONS_FILE).resolve()}",
         bulk_load_decisions=True,
     )

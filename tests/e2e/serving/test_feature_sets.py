@@ -112,8 +112,15 @@ def test_unknown_feature_set_exits_2_naming_the_setting():
     assert "'handbook-profile'" in result.output
 
 
-def test_train_model_trains_on_the_scenario_feature_set(tmp_path: Path):
-    scenario = {**SMALL_SCENARIO, "feature_set": "handbook-profile"}
+@pytest.mark.parametrize(
+    ("named", "variable"),
+    [("handbook-profile", "handbook"), (None, "handbook-profile")],
+    ids=["the scenario names the set", "the variable names the set"],
+)
+def test_train_model_trains_on_the_scenario_feature_set(
+    tmp_path: Path, named: str | None, variable: str
+):
+    scenario = {**SMALL_SCENARIO, "feature_set": named}
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario), encoding="utf-8")
 
@@ -122,7 +129,7 @@ def test_train_model_trains_on_the_scenario_feature_set(tmp_path: Path):
         str(path),
         "--out",
         str(tmp_path / "model"),
-        environment={"TWINBANK_FEATURE_SET": "handbook"},
+        environment={"TWINBANK_FEATURE_SET": variable},
     )
 
     assert result.exit_code == 0, result.output
