@@ -11,10 +11,11 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from twinbank.adapters.journal import DurableJournal
 from twinbank.core.features.online import OnlineFeatureService
-from twinbank.core.governance import GovernanceService, ModelNotFound
+from twinbank.core.governance import GovernanceService, ModelNotFound, ModelRecord
 from twinbank.core.ports import Clock, OnlineFeatureStore
 
 from .auth import ApiKeyRegistry
+from .bounded import BoundedCall
 from .decider import DecisionPipeline, StateReader
 from .forwarding import Forwarding
 from .metrics import ServiceMetrics
@@ -23,6 +24,9 @@ from .schemas import DependencyCheck, ServedModel
 from .settings import GovernanceGate, ServeSettings
 
 log = logging.getLogger(__name__)
+
+GOVERNANCE_CHECK_TIMEOUT_S = 2.0
+"""How long a readiness check waits for the governance inventory to respond."""
 
 
 @dataclass
@@ -68,6 +72,15 @@ class ServingServices:
     background: list[BackgroundWork] = field(default_factory=list)
     tracer_provider: TracerProvider | None = None
     _started: bool = False
+    _inventory_lookup: BoundedCall[ModelRecord] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._inventory_lookup = BoundedCall(
+            "governance inventory", self._served_model_record, GOVERNANCE_CHECK_TIMEOUT_S
+        )
+
+    def _served_model_record(self) -> ModelRecord:
+        return self.governance().model(self.served_model.inventory_id)
 
     def start(self) -> None:
         if self._started:
@@ -121,20 +134,21 @@ class ServingServices:
     def governance_check(self) -> DependencyCheck:
         """Check the served model's status in the inventory.
 
-        The check fails when the inventory is unreachable, or with ``enforce`` when the
+        The check fails when the inventory is unreachable or has not responded within
+        ``GOVERNANCE_CHECK_TIMEOUT_S``, or with ``enforce`` when the
         model has left production and monitoring since the start (because a restart
         would reject it). With ``report`` it passes in any status and names the status.
         """
         model_id = self.served_model.inventory_id
         try:
-            record = self.governance().model(model_id)
+            record = self._inventory_lookup()
         except ModelNotFound:
             return DependencyCheck(
                 ok=self.governance_gate == "report",
                 detail=f"{model_id} is not in the governance inventory "
                 f"(governance_gate {self.governance_gate}); register it and take it to production",
             )
-        except Exception as error:  # the inventory's database is down or unreadable
+        except Exception as error:  # the inventory's database is down, hung or unreadable
             return DependencyCheck(
                 ok=False,
                 detail=f"governance inventory unreachable: {type(error).__name__}: {error}",
