@@ -166,9 +166,9 @@ def store_cursor(folder: Path, name: str, position: Position) -> None:
         temporary.unlink(missing_ok=True)
         if error.errno not in _DISK_FULL or not path.exists():
             raise
-        # A machine crash in the middle of this write may leave a damaged cursor;
-        # load_cursor replaces one that is unreadable or off a record boundary by the
-        # oldest segment's start, so records are forwarded again, not skipped.
+        # A machine crash in the middle of this write may leave a damaged cursor.
+        # load_cursor then starts from the oldest segment, so records are forwarded
+        # again, not skipped.
         with path.open("r+b") as file:
             file.write(content)
             file.truncate()

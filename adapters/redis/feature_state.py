@@ -51,10 +51,10 @@ class LeaseLost(RuntimeError):
 
 
 class FeatureSetConflict(RuntimeError):
-    """The prefix holds window state of a feature set other than the one this process computes.
+    """Window state under the prefix was written for another feature set.
 
-    Histories hold one window per plan window, so state written for one set cannot be
-    read for another.
+    A history contains one window per plan window, so state written for one set
+    cannot be read for another.
     """
 
 
@@ -68,9 +68,9 @@ def _check_feature_set(
     if stored is None or stored.decode() == marker:
         return
     raise FeatureSetConflict(
-        f"Redis prefix {keys.prefix!r} holds window state of feature set "
+        f"Redis prefix {keys.prefix!r} contains window state of feature set "
         f"{stored.decode()!r}; this process computes {marker!r}. Set TWINBANK_FEATURE_SET "
-        "to the stored set, or TWINBANK_FEATURE_PREFIX to a prefix of its own"
+        "to the stored set, or TWINBANK_FEATURE_PREFIX to an unused prefix"
     )
 
 

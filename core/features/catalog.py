@@ -1,8 +1,8 @@
 """The feature sets a deployment can compute, by name.
 
 ``handbook`` is the handbook's 14 features. ``handbook-profile`` adds a customer
-spending profile: windows of 1 and 6 hours beside the handbook's 1, 7 and 30 days,
-and the amount spent in each window, so that every customer carries a transaction
+spending profile. It adds windows of 1 and 6 hours to the handbook's 1, 7 and 30
+days, and the amount spent in each window. Each customer then has a transaction
 count, a mean amount and a total amount at five horizons (15 features). An hour
 window tells a burst of payments within the hour from the same count spread over a
 day.
@@ -73,6 +73,6 @@ def feature_set_named(name: str) -> FeatureSet:
         build = _BUILDERS[name]
     except KeyError:
         raise ValueError(
-            f"unknown feature set {name!r}; choose one of {sorted(_BUILDERS)}"
+            f"invalid feature set name {name!r}; use one of {sorted(_BUILDERS)}"
         ) from None
     return build()

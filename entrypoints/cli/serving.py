@@ -291,9 +291,10 @@ def worker(
 
 
 def _claim_state_feature_set(container: ApplicationContainer) -> None:
-    """Mark the Redis prefix with the worker's feature set; exit 2 when another holds it.
+    """Mark the Redis prefix with the worker's feature set, or exit with code 2 when
+    another set has marked it.
 
-    With Redis down the worker starts anyway and waits for it, as it does without this.
+    When Redis is down, the worker starts anyway and waits for Redis as before.
     """
     state = container.serving.worker_state()
     try:

@@ -115,10 +115,10 @@ def check_governance(
 
 
 def _check_state_feature_set(reader: RedisFeatureStateReader) -> None:
-    """Raise FeatureSetConflict when Redis holds another feature set's window state.
+    """Raise FeatureSetConflict when Redis contains another feature set's window state.
 
-    A Redis down at start is no reason to refuse: the service answers degraded
-    decisions until it returns.
+    When Redis is down at start, the check is skipped: the service returns degraded
+    decisions until Redis is back.
     """
     try:
         reader.check_feature_set()

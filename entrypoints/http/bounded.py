@@ -3,8 +3,8 @@
 A database that accepts connections and never responds would hold a readiness request,
 and each probe after it, for as long as the socket stays open. ``BoundedCall`` runs
 the call in a thread of its own and stops waiting at the deadline. The thread is left
-to finish; while it runs, later calls do not start another one, so a hung server
-holds one thread, not one per probe.
+to finish. While it runs, later calls start no other thread, so a hung server
+occupies one thread, not one per probe.
 """
 
 from __future__ import annotations
@@ -32,7 +32,10 @@ class BoundedCall(Generic[Result]):
         self._running: _Run[Result] | None = None
 
     def __call__(self) -> Result:
-        """Return the call's result or raise its exception; CallTimedOut past the deadline."""
+        """Return the call's result or raise its exception.
+
+        Raises CallTimedOut past the deadline, or at once while an earlier run goes on.
+        """
         with self._lock:
             run = self._running
             if run is not None and not run.done.is_set():
@@ -60,7 +63,7 @@ class _Run(Generic[Result]):
     def execute(self) -> None:
         try:
             self.result = self.call()
-        except BaseException as error:  # handed to the caller, who decides
+        except BaseException as error:  # re-raised in the caller's thread
             self.error = error
         finally:
             self.done.set()

@@ -286,7 +286,8 @@ class ForwarderProcess:
         silent = time.time() - last_sign
         if silent > self._kill_after_silent:
             log.error(
-                "forwarding process (pid %d) has not reported for %.0f s; killing it",
+                "forwarding process (pid %d) sent no report for %.0f s; killing it so that "
+                "it is started again",
                 self._process.pid,
                 silent,
             )

@@ -296,7 +296,7 @@ def test_hour_scale_windows_match_after_many_commits():
 
 
 @pytest.mark.parametrize("kind", ["fakeredis", pytest.param("redis", marks=pytest.mark.redis)])
-def test_a_prefix_holds_the_state_of_one_feature_set(kind: str):
+def test_redis_prefix_keeps_one_feature_set(kind: str):
     client = fakeredis.FakeRedis() if kind == "fakeredis" else redis.Redis.from_url(REDIS_URL)
     prefix = unique_name("feature-set")
     profile = feature_set_named("handbook-profile")

@@ -47,7 +47,7 @@ def test_columnar_equals_stream_on_handbook_features(history: EventHistory, size
 
 @settings(max_examples=100, deadline=None)
 @given(event_histories(time_unit=HOUR // 4, horizon_units=60), batch_sizes)
-def test_columnar_equals_stream_on_the_spending_profile(history: EventHistory, sizes: list[int]):
+def test_columnar_equals_stream_on_profile(history: EventHistory, sizes: list[int]):
     assert_same_values(
         columnar_values(PROFILE, history, sizes), stream_values(PROFILE, history), PROFILE.names
     )

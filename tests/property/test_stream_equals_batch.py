@@ -123,7 +123,7 @@ def test_stream_equals_batch_on_handbook_features(history: EventHistory):
         event_histories(time_unit=NANOS_PER_DAY // 4, horizon_units=200),
     )
 )
-def test_stream_equals_batch_on_the_spending_profile(history: EventHistory):
+def test_stream_equals_batch_on_profile(history: EventHistory):
     """Hour windows and day windows of the same customers, in one set."""
     assert_same_values(
         stream_values(PROFILE, history), batch_values(PROFILE, history), PROFILE.names

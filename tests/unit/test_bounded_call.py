@@ -10,11 +10,11 @@ import pytest
 from twinbank.entrypoints.http.bounded import BoundedCall, CallTimedOut
 
 
-def test_bounded_call_returns_the_result():
+def test_bounded_call_returns_result():
     assert BoundedCall("inventory", lambda: 42, timeout_s=1.0)() == 42
 
 
-def test_bounded_call_raises_the_error_of_its_call():
+def test_bounded_call_raises_call_error():
     def fail() -> int:
         raise LookupError("no such model")
 
@@ -22,7 +22,8 @@ def test_bounded_call_raises_the_error_of_its_call():
         BoundedCall("inventory", fail, timeout_s=1.0)()
 
 
-def test_hung_bounded_call_times_out_and_holds_one_thread_until_it_returns():
+def test_bounded_call_times_out_when_hung():
+    """A hung call times out and occupies one thread until it returns."""
     release = threading.Event()
     calls = []
 
@@ -38,7 +39,7 @@ def test_hung_bounded_call_times_out_and_holds_one_thread_until_it_returns():
     assert time.monotonic() - started < 2
 
     with pytest.raises(CallTimedOut, match="has not responded for"):
-        bounded()  # the first call still runs: no second thread
+        bounded()  # the first call still runs, so no second thread starts
     assert len(calls) == 1
 
     release.set()

@@ -1,4 +1,4 @@
-"""The named feature sets: what each holds and how a name is resolved."""
+"""The named feature sets: what each contains and how a name is resolved."""
 
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ from twinbank.core.features.handbook import handbook_feature_set
 from twinbank.core.timestamps import NANOS_PER_HOUR, days
 
 
-def test_every_name_resolves_to_a_set_of_that_name():
+def test_catalog_resolves_every_name():
     for name in get_args(FeatureSetName):
         assert feature_set_named(name).name == name
 
 
-def test_unknown_name_lists_the_known_ones():
+def test_catalog_rejects_unknown_name():
     with pytest.raises(ValueError, match=r"'handbook', 'handbook-profile'"):
         feature_set_named("handbook-v2")
 
 
-def test_profile_extends_the_handbook_set_unchanged():
+def test_profile_extends_handbook_unchanged():
     handbook = handbook_feature_set()
     profile = feature_set_named("handbook-profile")
 
@@ -31,7 +31,8 @@ def test_profile_extends_the_handbook_set_unchanged():
     assert profile.version != handbook.version
 
 
-def test_profile_gives_each_customer_a_count_a_mean_and_a_sum_at_five_horizons():
+def test_profile_covers_five_customer_horizons():
+    """Each customer gets a count, a mean and a sum of the amount per horizon."""
     profile = feature_set_named("handbook-profile")
     customer = [d for d in profile.definitions if d.entity == "customer"]
 
@@ -48,7 +49,7 @@ def test_profile_gives_each_customer_a_count_a_mean_and_a_sum_at_five_horizons()
     assert grid == {(length, how) for length in horizons for how in aggregations}
 
 
-def test_profile_names_follow_the_handbook_pattern():
+def test_profile_names_follow_handbook():
     names = feature_set_named("handbook-profile").names
 
     assert "CUSTOMER_ID_NB_TX_1HOUR_WINDOW" in names

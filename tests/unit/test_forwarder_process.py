@@ -111,7 +111,7 @@ def test_forwarder_process_flags_a_silent_child(tmp_path: Path, monkeypatch):
         forwarding.stop()
 
 
-def test_forwarder_process_kills_and_restarts_a_hung_child(tmp_path: Path):
+def test_forwarder_process_restarts_hung_child(tmp_path: Path):
     forwarding = ForwarderProcess(
         _child(tmp_path),
         tmp_path / STATUS_FILE,

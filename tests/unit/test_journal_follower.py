@@ -161,7 +161,7 @@ def test_follower_keeps_segments_of_unstored_cursors(tmp_path: Path, monkeypatch
     assert drain(restarted, "events") == [payload(i) for i in range(40)]
 
 
-def test_full_disk_still_moves_cursors_and_frees_segments(tmp_path: Path, monkeypatch):
+def test_full_disk_cursor_moves_in_place(tmp_path: Path, monkeypatch):
     writer = DurableJournal(tmp_path, (), segment_bytes=200)
     for index in range(40):
         writer.append(payload(index))

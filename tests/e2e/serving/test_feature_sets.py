@@ -50,7 +50,7 @@ def profile_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servic
     service.terminate()
 
 
-def test_profile_service_serves_fifteen_features_of_one_customer(profile_service: ServiceProcess):
+def test_profile_service_serves_fifteen_features(profile_service: ServiceProcess):
     # Minutes 0, 30 and 200 after 10:00 on the same day: the last one leaves the
     # 1-hour window of the first two but stays in their 6-hour window.
     amounts = {0: 10.0, 30: 30.0, 200: 50.0}
@@ -78,7 +78,7 @@ def test_profile_service_serves_fifteen_features_of_one_customer(profile_service
     assert math.isclose(values["CUSTOMER_ID_AVG_AMOUNT_1DAY_WINDOW"], 30.0)
 
 
-def test_profile_decision_records_name_the_profile_version(profile_service: ServiceProcess):
+def test_profile_decisions_name_profile_version(profile_service: ServiceProcess):
     with profile_service.client(DECIDE_KEY) as client:
         response = client.post("/v1/decisions", json=transaction_body(400, customer_id=5))
 
@@ -86,7 +86,7 @@ def test_profile_decision_records_name_the_profile_version(profile_service: Serv
     assert response.json()["feature_set_version"] == PROFILE.version
 
 
-def test_serve_refuses_a_model_of_another_feature_set(tmp_path: Path, model_artifact: Path):
+def test_serve_rejects_other_set_model(tmp_path: Path, model_artifact: Path):
     config = write_config(tmp_path, model_artifact, api_keys=API_KEYS)
 
     result = _invoke(
@@ -104,7 +104,7 @@ def test_serve_refuses_a_model_of_another_feature_set(tmp_path: Path, model_arti
     assert "set TWINBANK_FEATURE_SET to the model's feature set" in result.output
 
 
-def test_unknown_feature_set_exits_2_naming_the_setting():
+def test_unknown_feature_set_exits_2():
     result = _invoke("worker", "--profile", "local", environment={"TWINBANK_FEATURE_SET": "v2"})
 
     assert result.exit_code == 2, result.output
@@ -117,9 +117,7 @@ def test_unknown_feature_set_exits_2_naming_the_setting():
     [("handbook-profile", "handbook"), (None, "handbook-profile")],
     ids=["the scenario names the set", "the variable names the set"],
 )
-def test_train_model_trains_on_the_scenario_feature_set(
-    tmp_path: Path, named: str | None, variable: str
-):
+def test_train_model_picks_feature_set(tmp_path: Path, named: str | None, variable: str):
     scenario = {**SMALL_SCENARIO, "feature_set": named}
     path = tmp_path / "scenario.yaml"
     path.write_text(yaml.safe_dump(scenario), encoding="utf-8")
@@ -138,7 +136,7 @@ def test_train_model_trains_on_the_scenario_feature_set(
 
 
 @pytest.mark.redis
-def test_worker_refuses_window_state_of_another_feature_set():
+def test_worker_rejects_other_set_prefix():
     client = redis.Redis.from_url(REDIS_URL)
     prefix = unique_name("feature-set-worker")
     try:
@@ -158,4 +156,4 @@ def test_worker_refuses_window_state_of_another_feature_set():
         client.close()
 
     assert result.exit_code == 2, result.output
-    assert "holds window state of feature set 'handbook 000000000000'" in result.output
+    assert "contains window state of feature set 'handbook 000000000000'" in result.output
